@@ -1,0 +1,951 @@
+/*
+ * The configuration file and the secret file (SPEC section 6) and where
+ * the configuration is found (SPEC section 1).  Loading never stops at the
+ * first error: every error is collected, with file and line, so that
+ * "stripehook check" can print them all.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "stripehook.h"
+
+#ifndef SH_SYSCONFDIR
+#define SH_SYSCONFDIR		"/etc"
+#endif
+#ifndef SH_LOCALSTATEDIR
+#define SH_LOCALSTATEDIR	"/var"
+#endif
+
+#define CONFIG_DEFAULT_PATH	SH_SYSCONFDIR "/stripehook.conf"
+#define STATE_DIR_DEFAULT	SH_LOCALSTATEDIR "/lib/stripehook"
+#define CONFIG_FILE_MAX		1048576		/* bytes of the configuration */
+#define SECRET_FILE_MAX		65536		/* bytes of a secret file */
+#define STRIPE_DEADLINE		30		/* seconds Stripe waits */
+#define LIMIT_CPU_MAX		86400		/* hook_limits cpu=, seconds */
+#define LIMIT_FILES_MAX		1048576		/* hook_limits files= */
+#define LIMIT_FSIZE_MAX		1099511627776LL	/* hook_limits fsize=, bytes */
+#define SECRET_PREFIX		"whsec_"
+#define ENV_RESERVED_PREFIX	"STRIPE_"
+
+/* ---- Diagnostics ---- */
+
+__attribute__((format(printf, 3, 0)))
+static void
+diag_add(char ***v, size_t *n, const char *fmt, va_list ap)
+{
+	char	**nv, *msg;
+
+	/* Out of memory loses the message; config_load still fails, since
+	 * it counts its errors itself. */
+	if (vasprintf(&msg, fmt, ap) == -1)
+		return;
+	if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL) {
+		free(msg);
+		return;
+	}
+	nv[(*n)++] = msg;
+	*v = nv;
+}
+
+void
+diag_error(struct sh_diag *d, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	diag_add(&d->errors, &d->nerrors, fmt, ap);
+	va_end(ap);
+}
+
+void
+diag_warning(struct sh_diag *d, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	diag_add(&d->warnings, &d->nwarnings, fmt, ap);
+	va_end(ap);
+}
+
+void
+diag_free(struct sh_diag *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->nerrors; i++)
+		free(d->errors[i]);
+	for (i = 0; i < d->nwarnings; i++)
+		free(d->warnings[i]);
+	free(d->errors);
+	free(d->warnings);
+	memset(d, 0, sizeof(*d));
+}
+
+/* ---- Where the configuration is (SPEC 1) ---- */
+
+/* $STRIPEHOOK_CONFIG (empty counts as unset), else the compiled-in path.
+ * The result points into the environment or is static: copy it before
+ * the environment changes. */
+const char *
+config_default_path(void)
+{
+	const char	*s;
+
+	if ((s = getenv("STRIPEHOOK_CONFIG")) != NULL && *s != '\0')
+		return s;
+	return CONFIG_DEFAULT_PATH;
+}
+
+/* ---- The configuration file (SPEC 6) ---- */
+
+struct parser {
+	const char	 *path;
+	struct sh_diag	 *diag;
+	struct sh_config *cfg;
+	unsigned	  nerr;		/* errors, whether or not diag kept them */
+	unsigned	 *seen;		/* per keyword: line it first appeared on */
+	char		**env;		/* env lines in file order, PATH included */
+	unsigned	 *envline;
+	size_t		  nenv;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void
+perr(struct parser *p, unsigned line, const char *fmt, ...)
+{
+	char	 msg[SH_CONFIG_LINE_MAX + 256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->nerr++;
+	if (line > 0)
+		diag_error(p->diag, "%s:%u: %s", p->path, line, msg);
+	else
+		diag_error(p->diag, "%s: %s", p->path, msg);
+}
+
+static char *
+pstrdup(struct parser *p, unsigned line, const char *s)
+{
+	char	*r;
+
+	if ((r = strdup(s)) == NULL)
+		perr(p, line, "%s", strerror(errno));
+	return r;
+}
+
+/*
+ * A decimal number from the file: digits only (no sign, no blank), no
+ * overflow, within min..max.  0, or -1 after reporting.
+ */
+static int
+pnum(struct parser *p, unsigned line, const char *what, const char *s,
+    long long min, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (*s < '0' || *s > '9') {
+		perr(p, line, "%s: \"%s\" is not a number", what, s);
+		return -1;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0') {
+		perr(p, line, "%s: \"%s\" is not a number", what, s);
+		return -1;
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		perr(p, line, "%s: %s is outside %lld-%lld", what, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* SPEC 6: "Paths must be absolute". */
+static int
+ppath(struct parser *p, unsigned line, const char *what, const char *s,
+    char **out)
+{
+	if (s[0] != '/') {
+		perr(p, line, "%s: %s is not an absolute path", what, s);
+		return -1;
+	}
+	return (*out = pstrdup(p, line, s)) == NULL ? -1 : 0;
+}
+
+static void
+key_secret_file(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	(void)ac;
+	ppath(p, line, av[0], av[1], &p->cfg->secret_file);
+}
+
+static void
+key_tolerance(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], 1, SH_MAX_TOLERANCE, &v) == 0)
+		p->cfg->tolerance = (long)v;
+}
+
+static void
+key_max_body(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], 1, SH_MAX_MAX_BODY, &v) == 0)
+		p->cfg->max_body = (size_t)v;
+}
+
+static void
+key_hook_timeout(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], 1, SH_MAX_HOOK_TIMEOUT, &v) == 0)
+		p->cfg->hook_timeout = (long)v;
+}
+
+/* hook_limits cpu=SECONDS files=N fsize=BYTES, any subset, each once. */
+static void
+key_hook_limits(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	static const struct {
+		const char	*name;
+		long long	 max;
+	} lim[] = {
+		{ "cpu", LIMIT_CPU_MAX },
+		{ "files", LIMIT_FILES_MAX },
+		{ "fsize", LIMIT_FSIZE_MAX },
+	};
+	struct sh_config *cfg = p->cfg;
+	long long	 v;
+	size_t		 i, j, nlen;
+	char		*eq, what[32];
+	int		 given[3] = { 0, 0, 0 };
+
+	for (i = 1; i < ac; i++) {
+		if ((eq = strchr(av[i], '=')) == NULL)
+			goto bad;
+		nlen = (size_t)(eq - av[i]);
+		for (j = 0; j < 3; j++)
+			if (strlen(lim[j].name) == nlen &&
+			    strncmp(av[i], lim[j].name, nlen) == 0)
+				break;
+		if (j == 3)
+			goto bad;
+		if (given[j]++) {
+			perr(p, line, "hook_limits: %s given twice",
+			    lim[j].name);
+			continue;
+		}
+		snprintf(what, sizeof(what), "hook_limits %s", lim[j].name);
+		if (pnum(p, line, what, eq + 1, 1, lim[j].max, &v) == -1)
+			continue;
+		switch (j) {
+		case 0:
+			cfg->limit_cpu = (long)v;
+			break;
+		case 1:
+			cfg->limit_files = (long)v;
+			break;
+		default:
+			cfg->limit_fsize = v;
+			break;
+		}
+		continue;
+ bad:
+		perr(p, line, "hook_limits: \"%s\" is not cpu=SECONDS, "
+		    "files=N or fsize=BYTES", av[i]);
+	}
+}
+
+static void
+key_state_dir(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	(void)ac;
+	if (strcmp(av[1], "none") == 0) {
+		p->cfg->state_dir = NULL;
+		diag_warning(p->diag, "%s:%u: state_dir none: "
+		    "de-duplication is off", p->path, line);
+		return;
+	}
+	free(p->cfg->state_dir);	/* the default */
+	p->cfg->state_dir = NULL;
+	ppath(p, line, av[0], av[1], &p->cfg->state_dir);
+}
+
+static void
+key_state_ttl(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], SH_MIN_STATE_TTL, SH_MAX_STATE_TTL,
+	    &v) == -1)
+		return;
+	p->cfg->state_ttl = (long)v;
+	if (v < SH_WARN_STATE_TTL)
+		diag_warning(p->diag, "%s:%u: state_ttl %lld days is under "
+		    "%d: Dashboard resends reach 15 days, CLI resends 30",
+		    p->path, line, v, SH_WARN_STATE_TTL);
+}
+
+static void
+key_livemode(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	(void)ac;
+	if (strcmp(av[1], "live") == 0)
+		p->cfg->livemode = SH_LIVEMODE_LIVE;
+	else if (strcmp(av[1], "test") == 0)
+		p->cfg->livemode = SH_LIVEMODE_TEST;
+	else if (strcmp(av[1], "any") == 0)
+		p->cfg->livemode = SH_LIVEMODE_ANY;
+	else
+		perr(p, line, "livemode: \"%s\" is not live, test or any",
+		    av[1]);
+}
+
+static void
+key_log(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	(void)ac;
+	if (strcmp(av[1], "stderr") == 0)
+		p->cfg->log_syslog = 0;
+	else if (strcmp(av[1], "syslog") == 0)
+		p->cfg->log_syslog = 1;
+	else
+		perr(p, line, "log: \"%s\" is not stderr or syslog", av[1]);
+}
+
+static void
+key_user(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	(void)ac;
+	p->cfg->user = pstrdup(p, line, av[1]);
+}
+
+static int
+env_name_valid(const char *s, size_t len)
+{
+	size_t	 i;
+	char	 c;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    c == '_' || (i > 0 && c >= '0' && c <= '9'))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* env NAME=VALUE: SPEC 5 and 6.  The value is the rest of the word and may
+ * be empty; STRIPE_* belongs to stripehook; PATH replaces the default. */
+static void
+key_env(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	char		**nenv, *eq, *kv;
+	unsigned	 *nline;
+	size_t		  i, nlen;
+
+	(void)ac;
+	if ((eq = strchr(av[1], '=')) == NULL) {
+		perr(p, line, "env: \"%s\" is not NAME=VALUE", av[1]);
+		return;
+	}
+	nlen = (size_t)(eq - av[1]);
+	if (!env_name_valid(av[1], nlen)) {
+		perr(p, line, "env: \"%.*s\" is not a valid name", (int)nlen,
+		    av[1]);
+		return;
+	}
+	if (strncmp(av[1], ENV_RESERVED_PREFIX,
+	    strlen(ENV_RESERVED_PREFIX)) == 0) {
+		perr(p, line, "env: %.*s: STRIPE_* names are reserved",
+		    (int)nlen, av[1]);
+		return;
+	}
+	for (i = 0; i < p->nenv; i++)
+		if (strncmp(p->env[i], av[1], nlen + 1) == 0) {
+			perr(p, line, "env %.*s given twice (first on line %u)",
+			    (int)nlen, av[1], p->envline[i]);
+			return;
+		}
+	if ((kv = pstrdup(p, line, av[1])) == NULL)
+		return;
+	nenv = reallocarray(p->env, p->nenv + 1, sizeof(*nenv));
+	if (nenv != NULL)
+		p->env = nenv;
+	nline = reallocarray(p->envline, p->nenv + 1, sizeof(*nline));
+	if (nline != NULL)
+		p->envline = nline;
+	if (nenv == NULL || nline == NULL) {
+		perr(p, line, "%s", strerror(errno));
+		free(kv);
+		return;
+	}
+	p->env[p->nenv] = kv;
+	p->envline[p->nenv++] = line;
+}
+
+/* SPEC 5: a pattern is a type (SPEC 2 row 15's alphabet) with '*'. */
+static int
+pattern_valid(const char *s)
+{
+	size_t	 i, len = strlen(s);
+	char	 c;
+
+	if (len == 0 || len > SH_TYPE_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '.' || c == '[' || c == ']' || c == '*')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+hook_clear(struct sh_hook *h)
+{
+	size_t	 i;
+
+	if (h->argv != NULL)
+		for (i = 0; h->argv[i] != NULL; i++)
+			free(h->argv[i]);
+	free(h->argv);
+	free(h->pattern);
+	free(h->identity);
+	memset(h, 0, sizeof(*h));
+}
+
+/*
+ * on PATTERN PROGRAM [ARG...] (SPEC 5).  The identity is the line's words,
+ * "on" included, joined by single spaces; two identical ones are an error.
+ */
+static void
+key_on(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	struct sh_config *cfg = p->cfg;
+	struct sh_hook	 h, *nh;
+	struct sh_buf	 id;
+	size_t		 i;
+	int		 bad = 0;
+
+	if (!pattern_valid(av[1])) {
+		perr(p, line, "on: \"%s\" is not a pattern (1-%d characters "
+		    "of a-z 0-9 _ . [ ] *)", av[1], SH_TYPE_MAX);
+		bad = 1;
+	}
+	if (av[2][0] != '/') {
+		perr(p, line, "on: %s is not an absolute path", av[2]);
+		bad = 1;
+	}
+	if (bad)
+		return;
+
+	buf_init(&id);
+	for (i = 0; i < ac; i++)
+		if ((i > 0 && buf_puts(&id, " ") == -1) ||
+		    buf_puts(&id, av[i]) == -1) {
+			perr(p, line, "%s", strerror(errno));
+			buf_free(&id);
+			return;
+		}
+	for (i = 0; i < cfg->nhooks; i++)
+		if (strcmp(cfg->hooks[i].identity, id.p) == 0) {
+			perr(p, line, "on line identical to line %u",
+			    cfg->hooks[i].line);
+			buf_free(&id);
+			return;
+		}
+
+	memset(&h, 0, sizeof(h));
+	h.line = line;
+	h.identity = id.p;	/* taken over from the buffer */
+	if ((h.pattern = pstrdup(p, line, av[1])) == NULL)
+		goto fail;
+	/* ac - 2 words from the program on, plus the NULL. */
+	if ((h.argv = calloc(ac - 1, sizeof(*h.argv))) == NULL) {
+		perr(p, line, "%s", strerror(errno));
+		goto fail;
+	}
+	for (i = 2; i < ac; i++)
+		if ((h.argv[i - 2] = pstrdup(p, line, av[i])) == NULL)
+			goto fail;
+	nh = reallocarray(cfg->hooks, cfg->nhooks + 1, sizeof(*nh));
+	if (nh == NULL) {
+		perr(p, line, "%s", strerror(errno));
+		goto fail;
+	}
+	cfg->hooks = nh;
+	cfg->hooks[cfg->nhooks++] = h;
+	return;
+ fail:
+	hook_clear(&h);
+}
+
+static const struct keyword {
+	const char	*name;
+	int		 once;		/* single-value key: at most one line */
+	size_t		 minv, maxv;	/* number of values after the key */
+	const char	*usage;
+	void		(*fn)(struct parser *, unsigned, char **, size_t);
+} keywords[] = {
+	{ "secret_file", 1, 1, 1, "secret_file PATH", key_secret_file },
+	{ "tolerance", 1, 1, 1, "tolerance SECONDS", key_tolerance },
+	{ "max_body", 1, 1, 1, "max_body BYTES", key_max_body },
+	{ "hook_timeout", 1, 1, 1, "hook_timeout SECONDS", key_hook_timeout },
+	{ "hook_limits", 1, 1, 3,
+	    "hook_limits [cpu=SECONDS] [files=N] [fsize=BYTES]",
+	    key_hook_limits },
+	{ "state_dir", 1, 1, 1, "state_dir PATH|none", key_state_dir },
+	{ "state_ttl", 1, 1, 1, "state_ttl DAYS", key_state_ttl },
+	{ "livemode", 1, 1, 1, "livemode live|test|any", key_livemode },
+	{ "log", 1, 1, 1, "log stderr|syslog", key_log },
+	{ "user", 1, 1, 1, "user NAME", key_user },
+	{ "env", 0, 1, 1, "env NAME=VALUE", key_env },
+	{ "on", 0, 2, (size_t)-1, "on PATTERN PROGRAM [ARG...]", key_on },
+};
+#define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
+
+/*
+ * One line, without its LF and its trailing CR.  SPEC 6: words are split
+ * on spaces and tabs, '#' at the start of a word starts a comment (so
+ * "a#b" is one word), no quoting, escaping or expansion, and any control
+ * byte but tab is an error.
+ */
+static void
+parse_line(struct parser *p, unsigned line, const char *s, size_t len)
+{
+	char		 copy[SH_CONFIG_LINE_MAX + 1];
+	char		*av[SH_CONFIG_LINE_MAX / 2 + 1];
+	const struct keyword *kw;
+	size_t		 i, ac = 0;
+	unsigned char	 c;
+
+	if (len > SH_CONFIG_LINE_MAX) {
+		perr(p, line, "line longer than %d bytes", SH_CONFIG_LINE_MAX);
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			perr(p, line, "control byte 0x%02x", c);
+			return;
+		}
+	}
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+
+	for (i = 0; i < len; ) {
+		if (copy[i] == ' ' || copy[i] == '\t') {
+			copy[i++] = '\0';
+			continue;
+		}
+		if (copy[i] == '#')
+			break;
+		av[ac++] = &copy[i];
+		while (i < len && copy[i] != ' ' && copy[i] != '\t')
+			i++;
+	}
+	if (ac == 0)
+		return;
+	av[ac] = NULL;
+
+	for (kw = keywords; kw < keywords + NKEYWORDS; kw++)
+		if (strcmp(kw->name, av[0]) == 0)
+			break;
+	if (kw == keywords + NKEYWORDS) {
+		perr(p, line, "unknown key \"%s\"", av[0]);
+		return;
+	}
+	if (kw->once) {
+		unsigned *first = &p->seen[kw - keywords];
+
+		if (*first != 0) {
+			perr(p, line, "%s given twice (first on line %u)",
+			    kw->name, *first);
+			return;
+		}
+		*first = line;
+	}
+	if (ac - 1 < kw->minv) {
+		perr(p, line, "%s: missing value (%s)", kw->name, kw->usage);
+		return;
+	}
+	if (ac - 1 > kw->maxv) {
+		perr(p, line, "%s: too many values (%s)", kw->name, kw->usage);
+		return;
+	}
+	kw->fn(p, line, av, ac);
+}
+
+/* cfg->env: exactly one PATH entry (an env PATH= line or the default of
+ * SPEC 5), then the other env lines in file order, then NULL. */
+static int
+build_env(struct parser *p)
+{
+	struct sh_config *cfg = p->cfg;
+	size_t		  i, n = 1;
+	char		 *path = NULL;
+
+	for (i = 0; i < p->nenv; i++)
+		if (strncmp(p->env[i], "PATH=", 5) == 0)
+			path = p->env[i];
+	if ((cfg->env = calloc(p->nenv + 2, sizeof(*cfg->env))) == NULL)
+		return -1;
+	if (path == NULL) {
+		if ((cfg->env[0] = strdup("PATH=" SH_DEFAULT_PATH)) == NULL)
+			return -1;
+	} else
+		cfg->env[0] = path;
+	for (i = 0; i < p->nenv; i++)
+		if (p->env[i] != path)
+			cfg->env[n++] = p->env[i];
+	cfg->nenv = n;
+	/* Every string now belongs to cfg->env. */
+	p->nenv = 0;
+	return 0;
+}
+
+/* Reads the file, refusing one that group or others can write (SPEC 6).
+ * 0, or -1 after reporting. */
+static int
+read_config(struct parser *p, struct sh_buf *b)
+{
+	struct stat	 st;
+	int		 fd, rc = -1;
+
+	/* O_NONBLOCK: a FIFO in place of the file must not hang us. */
+	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		perr(p, 0, "%s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		perr(p, 0, "%s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		perr(p, 0, "not a regular file");
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		perr(p, 0, "group or others can write it");
+		goto out;
+	}
+	if (read_fd_all(fd, b, CONFIG_FILE_MAX) == -1) {
+		if (errno == EFBIG)
+			perr(p, 0, "larger than %d bytes", CONFIG_FILE_MAX);
+		else
+			perr(p, 0, "%s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+ out:
+	close(fd);
+	return rc;
+}
+
+/*
+ * SPEC 6.  Returns the configuration (the caller frees it with
+ * config_free) or NULL with every error found in diag.
+ */
+struct sh_config *
+config_load(const char *path, struct sh_diag *diag)
+{
+	struct parser	 p;
+	struct sh_config *cfg = NULL;
+	struct sh_buf	 b;
+	unsigned	 seen[NKEYWORDS], line;
+	size_t		 i, off, end, len;
+
+	memset(&p, 0, sizeof(p));
+	memset(seen, 0, sizeof(seen));
+	p.path = path;
+	p.diag = diag;
+	p.seen = seen;
+	buf_init(&b);
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
+		perr(&p, 0, "%s", strerror(errno));
+		goto out;
+	}
+	p.cfg = cfg;
+	cfg->tolerance = SH_DEFAULT_TOLERANCE;
+	cfg->max_body = SH_DEFAULT_MAX_BODY;
+	cfg->hook_timeout = SH_DEFAULT_HOOK_TIMEOUT;
+	cfg->limit_cpu = cfg->limit_files = -1;
+	cfg->limit_fsize = -1;
+	cfg->state_ttl = SH_DEFAULT_STATE_TTL;
+	cfg->livemode = SH_LIVEMODE_ANY;
+	if ((cfg->path = strdup(path)) == NULL ||
+	    (cfg->state_dir = strdup(STATE_DIR_DEFAULT)) == NULL) {
+		perr(&p, 0, "%s", strerror(errno));
+		goto out;
+	}
+
+	if (read_config(&p, &b) == -1)
+		goto out;
+
+	for (off = 0, line = 1; off < b.len; off = end + 1, line++) {
+		const char *nl = memchr(b.p + off, '\n', b.len - off);
+
+		end = nl != NULL ? (size_t)(nl - b.p) : b.len;
+		len = end - off;
+		if (len > 0 && b.p[off + len - 1] == '\r')	/* CRLF */
+			len--;
+		parse_line(&p, line, b.p + off, len);
+	}
+
+	if (cfg->secret_file == NULL && p.seen[0] == 0)
+		perr(&p, 0, "secret_file is required");
+	if (p.nerr == 0 && build_env(&p) == -1)
+		perr(&p, 0, "%s", strerror(errno));
+	if (p.nerr == 0 && cfg->nhooks > 0 &&
+	    (long long)cfg->nhooks * cfg->hook_timeout > STRIPE_DEADLINE)
+		diag_warning(diag, "%s: %zu hooks x hook_timeout %ld s can "
+		    "exceed Stripe's %d s delivery timeout", path,
+		    cfg->nhooks, cfg->hook_timeout, STRIPE_DEADLINE);
+
+ out:
+	for (i = 0; i < p.nenv; i++)
+		free(p.env[i]);
+	free(p.env);
+	free(p.envline);
+	buf_free(&b);
+	if (p.nerr > 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* ---- The secret file (SPEC 6) ---- */
+
+void
+secrets_free(struct sh_secrets *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->n; i++) {
+		OPENSSL_cleanse(s->v[i].buf, s->v[i].len);
+		free(s->v[i].buf);
+	}
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+/*
+ * Reads the whole secret file with read(2) into buf (SECRET_FILE_MAX + 1
+ * bytes, so that a larger file shows).  Refuses a file that is not
+ * regular, that others can read, or that anyone but its owner can write.
+ * The bytes never pass through stdio.  0, or -1 after reporting.
+ */
+static int
+read_secret_file(const char *path, unsigned char *buf, size_t *lenp,
+    struct sh_diag *diag)
+{
+	struct stat	 st;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		diag_error(diag, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		diag_error(diag, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		diag_error(diag, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & S_IROTH) {
+		diag_error(diag, "%s: others can read it", path);
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		diag_error(diag, "%s: group or others can write it", path);
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			diag_error(diag, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > SECRET_FILE_MAX) {
+			diag_error(diag, "%s: larger than %d bytes", path,
+			    SECRET_FILE_MAX);
+			goto out;
+		}
+	}
+	*lenp = len;
+	rc = 0;
+ out:
+	close(fd);
+	return rc;
+}
+
+static int
+is_blank(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * SPEC 6: one secret per line; a trailing CR and surrounding blanks are
+ * stripped, blank lines skipped, no comments.  Refused when it holds no
+ * secret or a secret holds whitespace or control bytes; a secret without
+ * the whsec_ prefix is a warning.  Messages name the file and line, never
+ * the secret.  On success *out holds the secrets (free with secrets_free);
+ * on failure it is left empty.
+ */
+int
+secrets_load(const char *path, struct sh_secrets *out, struct sh_diag *diag)
+{
+	struct sh_secrets s = { NULL, 0 };
+	struct sh_secret *nv;
+	unsigned char	*buf, *p, *e, *nl;
+	size_t		 len = 0, i;
+	unsigned	 line;
+	int		 rc = -1, bad = 0;
+
+	out->v = NULL;
+	out->n = 0;
+	if ((buf = malloc(SECRET_FILE_MAX + 1)) == NULL) {
+		diag_error(diag, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (read_secret_file(path, buf, &len, diag) == -1)
+		goto out;
+
+	for (p = buf, line = 1; p < buf + len; p = nl + 1, line++) {
+		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL)
+			nl = buf + len;
+		e = nl;
+		if (e > p && e[-1] == '\r')
+			e--;
+		while (p < e && is_blank(*p))
+			p++;
+		while (e > p && is_blank(e[-1]))
+			e--;
+		if (p == e)
+			continue;
+		for (i = 0; p + i < e; i++)
+			if (p[i] <= 0x20 || p[i] == 0x7f)
+				break;
+		if (p + i < e) {
+			diag_error(diag, "%s:%u: secret holds whitespace or "
+			    "control bytes", path, line);
+			bad = 1;
+			continue;
+		}
+		if ((size_t)(e - p) < strlen(SECRET_PREFIX) ||
+		    memcmp(p, SECRET_PREFIX, strlen(SECRET_PREFIX)) != 0)
+			diag_warning(diag, "%s:%u: secret lacks the %s prefix",
+			    path, line, SECRET_PREFIX);
+		if ((nv = reallocarray(s.v, s.n + 1, sizeof(*nv))) == NULL) {
+			diag_error(diag, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		s.v = nv;
+		/* One more byte for a NUL, so a careless %s stops there. */
+		if ((s.v[s.n].buf = malloc((size_t)(e - p) + 1)) == NULL) {
+			diag_error(diag, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		memcpy(s.v[s.n].buf, p, (size_t)(e - p));
+		s.v[s.n].buf[e - p] = '\0';
+		s.v[s.n++].len = (size_t)(e - p);
+	}
+	if (bad)
+		goto out;
+	if (s.n == 0) {
+		diag_error(diag, "%s: holds no secret", path);
+		goto out;
+	}
+	*out = s;
+	s.v = NULL;
+	s.n = 0;
+	rc = 0;
+ out:
+	secrets_free(&s);
+	OPENSSL_cleanse(buf, SECRET_FILE_MAX + 1);
+	free(buf);
+	return rc;
+}
+
+/* Loads cfg->secret_file.  On success the old secrets are wiped and
+ * replaced; on failure cfg->secrets is left as it was. */
+int
+config_load_secrets(struct sh_config *cfg, struct sh_diag *diag)
+{
+	struct sh_secrets s;
+
+	if (cfg->secret_file == NULL) {
+		diag_error(diag, "%s: secret_file is required", cfg->path);
+		return -1;
+	}
+	if (secrets_load(cfg->secret_file, &s, diag) == -1)
+		return -1;
+	secrets_free(&cfg->secrets);
+	cfg->secrets = s;
+	return 0;
+}
+
+void
+config_free(struct sh_config *cfg)
+{
+	size_t	 i;
+
+	if (cfg == NULL)
+		return;
+	secrets_free(&cfg->secrets);
+	for (i = 0; i < cfg->nhooks; i++)
+		hook_clear(&cfg->hooks[i]);
+	free(cfg->hooks);
+	if (cfg->env != NULL)
+		for (i = 0; cfg->env[i] != NULL; i++)
+			free(cfg->env[i]);
+	free(cfg->env);
+	free(cfg->user);
+	free(cfg->state_dir);
+	free(cfg->secret_file);
+	free(cfg->path);
+	free(cfg);
+}

@@ -1,0 +1,377 @@
+/*
+ * One request, from the checks of SPEC section 2 to the answer and the log
+ * line of SPEC section 9.  The transport (CGI or FastCGI) hands in the
+ * parameters and a reader/writer; nothing here knows which it is.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "stripehook.h"
+
+/* Outcomes of a request that got as far as the hooks. */
+enum outcome {
+	OUT_ERROR = 0,
+	OUT_HANDLED,
+	OUT_UNHANDLED,
+	OUT_DUPLICATE,
+	OUT_IGNORED
+};
+
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Reads up to max bytes and throws them away, stopping at end of input or
+ * after SH_BODY_IDLE_TIMEOUT seconds without progress.  Used before an
+ * early answer under CGI: fcgiwrap turns an answer given before the body
+ * was consumed into a 502 (SPEC 2).
+ */
+static void
+drain(struct sh_request *rq, size_t max)
+{
+	char	 tmp[16384];
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	while (got < max) {
+		n = rq->read(rq->ctx, tmp,
+		    max - got < sizeof(tmp) ? max - got : sizeof(tmp),
+		    SH_BODY_IDLE_TIMEOUT);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+}
+
+/*
+ * RFC 3875 4.1.2: CONTENT_LENGTH is 1*digit.  Rows 3-5 of SPEC 2: unset or
+ * empty is 411, anything but ASCII digits is 400, over max_body (however
+ * many digits) is 413.  The value is never converted past max_body, so no
+ * integer type can overflow.
+ */
+static enum sh_err
+parse_length(const char *s, size_t max, size_t *out)
+{
+	size_t	 v = 0;
+	int	 big = 0;
+	const char *p;
+
+	if (s == NULL || *s == '\0')
+		return SH_E_LENGTH_REQUIRED;
+	for (p = s; *p != '\0'; p++)
+		if (*p < '0' || *p > '9')
+			return SH_E_BAD_LENGTH;
+	for (p = s; *p != '\0'; p++) {
+		if (big)
+			continue;
+		v = v * 10 + (size_t)(*p - '0');
+		if (v > max)
+			big = 1;
+	}
+	if (big)
+		return SH_E_TOO_LARGE;
+	*out = v;
+	return SH_OK;
+}
+
+/*
+ * Reads exactly len bytes.  Row 6: fewer (end of input, an error, or no
+ * progress for SH_BODY_IDLE_TIMEOUT seconds) is an incomplete body.
+ */
+static enum sh_err
+read_body(struct sh_request *rq, unsigned char *body, size_t len)
+{
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	while (got < len) {
+		n = rq->read(rq->ctx, body + got, len - got,
+		    SH_BODY_IDLE_TIMEOUT);
+		if (n <= 0)
+			return SH_E_INCOMPLETE;
+		got += (size_t)n;
+	}
+	return SH_OK;
+}
+
+static int
+livemode_accepted(const struct sh_config *cfg, const struct sh_event *ev)
+{
+	switch (cfg->livemode) {
+	case SH_LIVEMODE_LIVE:
+		return ev->livemode == 1;
+	case SH_LIVEMODE_TEST:
+		return ev->livemode == 0;
+	default:
+		return 1;
+	}
+}
+
+static void
+log_hook(struct sh_buf *logtail, const struct sh_hook *h,
+    const struct sh_hook_result *res)
+{
+	char	 word[64];
+
+	if (logtail == NULL)
+		return;
+	buf_puts(logtail, " hook=\"");
+	buf_escape(logtail, h->identity, strlen(h->identity));
+	buf_printf(logtail, "\" result=%s duration=%.3f",
+	    hook_result_word(res, word, sizeof(word)), res->seconds);
+}
+
+/*
+ * SPEC 5 and 8: the matching hooks in file order, the first failure stops
+ * the chain.  With records, hooks already recorded as succeeded are skipped,
+ * the payload is kept while any is unfinished, and each success is recorded
+ * durably before the next hook starts (and before any 200).
+ */
+enum sh_err
+request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
+    const unsigned char *body, size_t len, int *duplicate,
+    struct sh_buf *logtail)
+{
+	struct sh_state		*st = NULL;
+	struct sh_hook_result	 res;
+	const struct sh_hook	*h;
+	enum sh_err		 err = SH_OK;
+	size_t			 i, pending = 0;
+	int			 done;
+	unsigned char		*skip = NULL;
+
+	*duplicate = 0;
+	if (cfg->nhooks == 0)
+		return SH_OK;
+	if ((skip = calloc(cfg->nhooks, 1)) == NULL) {
+		log_warn("calloc");
+		return SH_E_STATE;
+	}
+	for (i = 0; i < cfg->nhooks; i++)
+		if (!hook_match(cfg->hooks[i].pattern, ev->type))
+			skip[i] = 1;
+
+	if (cfg->state_dir != NULL) {
+		if ((err = state_open(cfg, ev->id, &st)) != SH_OK)
+			goto out;
+		for (i = 0; i < cfg->nhooks; i++) {
+			if (skip[i])
+				continue;
+			if ((done = state_hook_done(st, &cfg->hooks[i])) == -1) {
+				err = SH_E_STATE;
+				goto out;
+			}
+			if (done)
+				skip[i] = 1;
+			else
+				pending++;
+		}
+		if (pending == 0) {
+			*duplicate = 1;
+			goto out;
+		}
+		if ((err = state_keep_payload(st, body, len)) != SH_OK)
+			goto out;
+	}
+
+	for (i = 0; i < cfg->nhooks; i++) {
+		if (skip[i])
+			continue;
+		h = &cfg->hooks[i];
+		memset(&res, 0, sizeof(res));
+		if (hook_run(cfg, h, ev, body, len, &res) == -1) {
+			log_hook(logtail, h, &res);
+			err = SH_E_HOOK;
+			goto out;
+		}
+		log_hook(logtail, h, &res);
+		if (st != NULL && (err = state_record(st, h)) != SH_OK)
+			goto out;
+	}
+	if (st != NULL)
+		err = state_finish(st);
+out:
+	if (st != NULL)
+		state_close(st);
+	free(skip);
+	return err;
+}
+
+static int
+any_hook_matches(const struct sh_config *cfg, const char *type)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nhooks; i++)
+		if (hook_match(cfg->hooks[i].pattern, type))
+			return 1;
+	return 0;
+}
+
+/* Appends " key=value" with the value escaped, or "-" when absent. */
+static void
+log_kv(struct sh_buf *b, const char *key, const char *val)
+{
+	buf_printf(b, " %s=", key);
+	if (val == NULL || *val == '\0')
+		buf_puts(b, "-");
+	else
+		buf_escape(b, val, strlen(val));
+}
+
+static int
+answer(struct sh_request *rq, enum sh_err err, enum outcome out)
+{
+	struct sh_buf	 b;
+	const char	*body;
+	int		 status, rc;
+
+	status = sh_err_status(err);
+	buf_init(&b);
+	buf_printf(&b, "Status: %d %s\r\nContent-Type: application/json\r\n",
+	    status, sh_err_reason(err));
+	if (err == SH_E_METHOD)
+		buf_puts(&b, "Allow: POST\r\n");
+	buf_puts(&b, "\r\n");
+	if (err != SH_OK)
+		buf_printf(&b, "{\"error\":\"%s\"}", sh_err_string(err));
+	else {
+		switch (out) {
+		case OUT_DUPLICATE:
+			body = "{\"received\":true,\"duplicate\":true}";
+			break;
+		case OUT_IGNORED:
+			body = "{\"received\":true,\"ignored\":true}";
+			break;
+		default:
+			body = "{\"received\":true}";
+			break;
+		}
+		buf_puts(&b, body);
+	}
+	rc = (b.p == NULL) ? -1 : rq->write(rq->ctx, b.p, b.len);
+	buf_free(&b);
+	if (rc == -1)
+		log_warnx("could not write the answer (status %d)", status);
+	return status;
+}
+
+int
+request_handle(struct sh_request *rq, const struct sh_config *cfg,
+    const char *cfg_why)
+{
+	static const char *outwords[] = {
+		"error", "handled", "unhandled", "duplicate", "ignored"
+	};
+	struct sh_event	 ev;
+	struct sh_buf	 logtail, line;
+	unsigned char	*body = NULL;
+	size_t		 len = 0;
+	enum sh_err	 err;
+	enum outcome	 out = OUT_ERROR;
+	int		 have_ev = 0, dup = 0, status;
+	double		 t0 = now_mono();
+	char		 tbuf[32];
+	time_t		 now;
+	struct tm	 tm;
+
+	buf_init(&logtail);
+	memset(&ev, 0, sizeof(ev));
+
+	/* Rows 1-6: the early answers. */
+	if (cfg == NULL) {
+		log_warnx("configuration unusable: %s",
+		    cfg_why ? cfg_why : "unknown");
+		err = SH_E_CONFIG;
+		goto early;
+	}
+	if (rq->method == NULL || strcmp(rq->method, "POST") != 0) {
+		err = SH_E_METHOD;
+		goto early;
+	}
+	if ((err = parse_length(rq->content_length, cfg->max_body, &len))
+	    != SH_OK)
+		goto early;
+	if ((body = malloc(len ? len : 1)) == NULL) {
+		log_warn("malloc %zu", len);
+		err = SH_E_CONFIG;
+		goto early;
+	}
+	if ((err = read_body(rq, body, len)) != SH_OK)
+		goto done;
+
+	/* Rows 7-11: verified over the raw bytes before any parsing. */
+	err = sig_verify(&cfg->secrets, rq->signature,
+	    rq->signature ? strlen(rq->signature) : 0, body, len,
+	    time(NULL), cfg->tolerance);
+	if (err != SH_OK)
+		goto done;
+
+	/* Rows 12-15. */
+	if ((err = event_parse(body, len, &ev)) != SH_OK)
+		goto done;
+	have_ev = 1;
+
+	/* Row 16. */
+	if (!livemode_accepted(cfg, &ev)) {
+		out = OUT_IGNORED;
+		goto done;
+	}
+	if (!any_hook_matches(cfg, ev.type)) {
+		out = OUT_UNHANDLED;
+		goto done;
+	}
+	/* Rows 17-19. */
+	err = request_run_hooks(cfg, &ev, body, len, &dup, &logtail);
+	if (err == SH_OK)
+		out = dup ? OUT_DUPLICATE : OUT_HANDLED;
+	goto done;
+
+early:
+	if (rq->drain_early)
+		drain(rq, SH_DRAIN_MAX);
+done:
+	status = answer(rq, err, out);
+
+	/* SPEC 9: one key=value line, everything from outside escaped. */
+	buf_init(&line);
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_printf(&line, "time=%s", tbuf);
+	log_kv(&line, "remote", rq->remote_addr);
+	log_kv(&line, "request_id", rq->request_id);
+	log_kv(&line, "content_type", rq->content_type);
+	log_kv(&line, "event", have_ev ? ev.id : NULL);
+	log_kv(&line, "type", have_ev ? ev.type : NULL);
+	log_kv(&line, "livemode", !have_ev || ev.livemode < 0 ? NULL :
+	    ev.livemode ? "true" : "false");
+	if (logtail.len > 0)
+		buf_append(&line, logtail.p, logtail.len);
+	buf_printf(&line, " status=%d", status);
+	if (err != SH_OK)
+		buf_printf(&line, " error=\"%s\"", sh_err_string(err));
+	else
+		buf_printf(&line, " outcome=%s", outwords[out]);
+	buf_printf(&line, " total=%.3f", now_mono() - t0);
+	if (line.p != NULL)
+		log_line(err == SH_OK ? LOG_INFO : LOG_WARNING, line.p);
+	buf_free(&line);
+	buf_free(&logtail);
+
+	if (have_ev)
+		event_free(&ev);
+	free(body);
+	return status;
+}

@@ -1,0 +1,487 @@
+/*
+ * stripehook serve: a prefork FastCGI server (SPEC 1).  The master opens
+ * the socket (or takes systemd's), switches to the configured user when
+ * started as root, forks the workers that each run the FastCGI loop of
+ * fcgi.c, replaces a worker that dies (with a back-off when it dies within a
+ * second of starting), and on SIGTERM stops accepting, lets requests in
+ * flight finish and exits with no child left.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stripehook.h"
+
+#define SERVE_MAX_WORKERS	256
+#define SERVE_BACKLOG		128
+#define SERVE_QUICK_DEATH	1	/* seconds: a worker dying sooner backs off */
+#define SERVE_BACKOFF_MAX	30	/* seconds */
+
+struct worker {
+	pid_t	 pid;		/* 0: not running */
+	time_t	 started;
+	time_t	 respawn_at;	/* when pid is 0 */
+	int	 backoff;
+};
+
+static int	 sigpipe_fds[2] = { -1, -1 };
+
+static void
+on_signal(int sig)
+{
+	unsigned char	 c = (unsigned char)sig;
+	int		 save = errno;
+
+	/* A full pipe means a wake-up is pending anyway. */
+	if (write(sigpipe_fds[1], &c, 1) == -1) {
+	}
+	errno = save;
+}
+
+static int
+parse_workers(const char *s, int *out)
+{
+	char	*end;
+	long	 v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > SERVE_MAX_WORKERS)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	}
+	return 0;
+}
+
+/*
+ * unix:/path: a socket of our own, mode 0660, group gid (when not -1).  An
+ * existing path is replaced only when it is a socket.
+ */
+static int
+listen_unix(const char *path, gid_t gid)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("--listen unix:%s: need an absolute path shorter "
+		    "than %zu bytes", path, sizeof(sun.sun_path));
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("%s exists and is not a socket", path);
+			return -1;
+		}
+		if (unlink(path) == -1) {
+			log_warn("unlink %s", path);
+			return -1;
+		}
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("bind %s", path);
+		close(fd);
+		return -1;
+	}
+	if (chmod(path, 0660) == -1 ||
+	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1)) {
+		log_warn("set the mode of %s", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+/* HOST:PORT or [V6]:PORT. */
+static int
+listen_inet(const char *addr)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	char		 host[256];
+	const char	*port, *h, *colon;
+	size_t		 hl;
+	int		 fd = -1, on = 1, rc;
+
+	if (addr[0] == '[') {
+		if ((colon = strstr(addr, "]:")) == NULL)
+			goto bad;
+		h = addr + 1;
+		hl = (size_t)(colon - h);
+		port = colon + 2;
+	} else {
+		if ((colon = strrchr(addr, ':')) == NULL)
+			goto bad;
+		h = addr;
+		hl = (size_t)(colon - addr);
+		port = colon + 1;
+	}
+	if (hl == 0 || hl >= sizeof(host) || *port == '\0')
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_warnx("--listen %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			if (!is_loopback(ai->ai_addr))
+				log_warnx("listening on %s, which is not a "
+				    "loopback address: FastCGI has no "
+				    "authentication", addr);
+			break;
+		}
+		log_warn("bind %s", addr);
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+bad:
+	log_warnx("--listen %s: want unix:/path, HOST:PORT or [V6]:PORT",
+	    addr);
+	return -1;
+}
+
+/* systemd socket activation: LISTEN_PID is us, LISTEN_FDS >= 1, fd 3. */
+static int
+listen_systemd(void)
+{
+	const char	*pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+
+	if (pid == NULL || n == NULL || atol(pid) != (long)getpid() ||
+	    atoi(n) < 1)
+		return -1;
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return 3;
+}
+
+static pid_t
+spawn_worker(int listenfd, const char *cfgpath)
+{
+	struct sigaction sa;
+	pid_t	 pid;
+	int	 sig;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		return -1;
+	}
+	if (pid > 0)
+		return pid;
+	/* The worker: default signals, no master's pipe, FastCGI loop. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	close(sigpipe_fds[0]);
+	close(sigpipe_fds[1]);
+	/* The listening socket must reach accept() but no hook. */
+	_exit(fcgi_main(listenfd, cfgpath));
+}
+
+int
+serve_main(int argc, char **argv, const char *cfgpath)
+{
+	static const struct option longopts[] = {
+		{ "listen",	required_argument, NULL, 'l' },
+		{ "workers",	required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct worker		 w[SERVE_MAX_WORKERS];
+	struct sh_config	*cfg;
+	struct sh_diag		 diag;
+	struct sigaction	 sa;
+	struct passwd		*pw = NULL;
+	struct pollfd		 pfd;
+	const char		*listen_addr = NULL, *path;
+	char			*unix_path = NULL;
+	gid_t			 gid = (gid_t)-1;
+	int			 nworkers = SH_DEFAULT_WORKERS, ch, fd, i;
+	int			 stopping = 0, alive, timeout, status;
+	long			 grace;
+	time_t			 now, stop_deadline = 0;
+	pid_t			 pid;
+	unsigned char		 sigs[64];
+	ssize_t			 n, k;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+c:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 'w':
+			if (parse_workers(optarg, &nworkers) == -1) {
+				fprintf(stderr, "stripehook serve: --workers "
+				    "wants 1-%d\n", SERVE_MAX_WORKERS);
+				return 2;
+			}
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "stripehook serve: unexpected operand %s\n",
+		    argv[optind]);
+		return 2;
+	}
+	path = cfgpath ? cfgpath : config_default_path();
+
+	/* Read the configuration once to learn the user and check it. */
+	memset(&diag, 0, sizeof(diag));
+	if ((cfg = config_load(path, &diag)) == NULL)
+		goto badcfg;
+	if (geteuid() == 0) {
+		if (cfg->user == NULL) {
+			diag_error(&diag, "%s: started as root without a user "
+			    "to switch to (set user)", path);
+			goto badcfg;
+		}
+		if ((pw = getpwnam(cfg->user)) == NULL) {
+			diag_error(&diag, "%s: user %s does not exist", path,
+			    cfg->user);
+			goto badcfg;
+		}
+		if (pw->pw_uid == 0) {
+			diag_error(&diag, "%s: user must not be root", path);
+			goto badcfg;
+		}
+		gid = pw->pw_gid;
+	}
+	log_use_syslog(cfg->log_syslog);
+	grace = cfg->hook_timeout * (long)(cfg->nhooks ? cfg->nhooks : 1) +
+	    SH_HOOK_KILL_GRACE + SH_BODY_IDLE_TIMEOUT + 5;
+	config_free(cfg);
+	cfg = NULL;
+
+	if (listen_addr == NULL) {
+		if ((fd = listen_systemd()) == -1) {
+			fprintf(stderr, "stripehook serve: no --listen and no "
+			    "socket from systemd (LISTEN_FDS)\n");
+			return 2;
+		}
+	} else if (strncmp(listen_addr, "unix:", 5) == 0) {
+		if ((fd = listen_unix(listen_addr + 5, gid)) == -1)
+			return 1;
+		if ((unix_path = strdup(listen_addr + 5)) == NULL)
+			fatal("strdup");
+	} else if ((fd = listen_inet(listen_addr)) == -1)
+		return 1;
+	if (listen(fd, SERVE_BACKLOG) == -1) {
+		log_warn("listen");
+		return 1;
+	}
+
+	if (pw != NULL) {
+		if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+		    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
+			fatal("cannot switch to user %s", pw->pw_name);
+		if (setuid(0) != -1)
+			fatalx("could regain root after switching user");
+	}
+
+	/* Now as the user hooks run as: the full load, secrets included. */
+	if ((cfg = config_load(path, &diag)) == NULL ||
+	    config_load_secrets(cfg, &diag) == -1)
+		goto badcfg;
+	config_free(cfg);
+	cfg = NULL;
+	diag_free(&diag);
+
+	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe2");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < nworkers; i++) {
+		w[i].respawn_at = 0;
+		w[i].backoff = 1;
+	}
+	log_info("serving on %s with %d workers", listen_addr ?
+	    listen_addr : "the socket from systemd", nworkers);
+
+	for (;;) {
+		now = time(NULL);
+		timeout = -1;
+		alive = 0;
+		for (i = 0; i < nworkers; i++) {
+			if (w[i].pid > 0) {
+				alive++;
+				continue;
+			}
+			if (stopping)
+				continue;
+			if (w[i].respawn_at <= now) {
+				if ((pid = spawn_worker(fd, path)) > 0) {
+					w[i].pid = pid;
+					w[i].started = now;
+					alive++;
+					continue;
+				}
+				w[i].respawn_at = now + 1;
+			}
+			if (timeout == -1 ||
+			    (w[i].respawn_at - now) * 1000 < timeout)
+				timeout = (int)(w[i].respawn_at - now) * 1000;
+		}
+		if (stopping) {
+			if (alive == 0)
+				break;
+			if (now >= stop_deadline) {
+				log_warnx("workers still busy after %ld s: "
+				    "killing them", grace);
+				for (i = 0; i < nworkers; i++)
+					if (w[i].pid > 0)
+						kill(w[i].pid, SIGKILL);
+				stop_deadline = now + 3600;
+			}
+			timeout = 1000;
+		}
+
+		pfd.fd = sigpipe_fds[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout) == -1 && errno != EINTR)
+			fatal("poll");
+		while ((n = read(sigpipe_fds[0], sigs, sizeof(sigs))) > 0) {
+			for (k = 0; k < n; k++) {
+				switch (sigs[k]) {
+				case SIGTERM:
+				case SIGINT:
+					if (stopping)
+						break;
+					stopping = 1;
+					stop_deadline = time(NULL) + grace;
+					/* Stop accepting: workers finish. */
+					close(fd);
+					fd = -1;
+					for (i = 0; i < nworkers; i++)
+						if (w[i].pid > 0)
+							kill(w[i].pid, SIGTERM);
+					log_info("stopping");
+					break;
+				case SIGHUP:
+					for (i = 0; i < nworkers; i++)
+						if (w[i].pid > 0)
+							kill(w[i].pid, SIGHUP);
+					break;
+				default:
+					break;
+				}
+			}
+		}
+		/* Reap every child that has ended. */
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			now = time(NULL);
+			for (i = 0; i < nworkers; i++) {
+				if (w[i].pid != pid)
+					continue;
+				w[i].pid = 0;
+				if (stopping)
+					break;
+				if (now - w[i].started <= SERVE_QUICK_DEATH) {
+					w[i].respawn_at = now + w[i].backoff;
+					if (w[i].backoff < SERVE_BACKOFF_MAX)
+						w[i].backoff *= 2;
+				} else {
+					w[i].respawn_at = now;
+					w[i].backoff = 1;
+				}
+				if (WIFSIGNALED(status))
+					log_warnx("worker %ld killed by signal "
+					    "%d", (long)pid, WTERMSIG(status));
+				else
+					log_warnx("worker %ld exited with %d",
+					    (long)pid, WEXITSTATUS(status));
+				break;
+			}
+		}
+	}
+	if (fd != -1)
+		close(fd);
+	if (unix_path != NULL) {
+		unlink(unix_path);
+		free(unix_path);
+	}
+	log_info("stopped");
+	return 0;
+
+badcfg:
+	{
+		size_t j;
+
+		for (j = 0; j < diag.nerrors; j++)
+			fprintf(stderr, "%s\n", diag.errors[j]);
+	}
+	diag_free(&diag);
+	if (cfg != NULL)
+		config_free(cfg);
+	return 1;
+}

@@ -1,0 +1,796 @@
+/*
+ * De-duplication records (SPEC section 8).
+ *
+ * Layout under state_dir, one directory per event:
+ *
+ *	STATE_DIR/EVENT_ID/		mode 0700, created by the first delivery
+ *	STATE_DIR/EVENT_ID/lock		flock(2)ed by the delivery (or tool)
+ *					working on the event, mode 0644
+ *	STATE_DIR/EVENT_ID/payload	the raw body, kept while the event's
+ *					hooks are unfinished, mode 0600
+ *	STATE_DIR/EVENT_ID/ok-HASH	one per hook that succeeded: HASH is the
+ *					lowercase hex SHA-256 of the hook's
+ *					identity; the file holds the identity,
+ *					a newline, the success time in seconds
+ *					since the epoch and a newline; mode 0644
+ *	STATE_DIR/EVENT_ID/.tmp-NAME	a file being written (left only by a
+ *					handler that died while writing)
+ *
+ * The event id is the only outside string that reaches a file name, and
+ * only after event_id_valid() (SPEC 2 row 14: 1-255 characters of
+ * [A-Za-z0-9_-]), so it is always one safe path component.  Hook
+ * identities only reach file names hashed.  Every file is reached with
+ * openat(2) and friends relative to a descriptor of state_dir, never
+ * through a path built from outside data, and never through a symbolic
+ * link.
+ *
+ * Durability: a file is written as .tmp-NAME, synced, renamed over NAME,
+ * then the event directory is synced; creating the event directory syncs
+ * state_dir.  state_dir itself is never created: when it is missing every
+ * delivery fails (500).
+ *
+ * Locking: the lock is held from state_open() to state_close(); the kernel
+ * drops it when the holder dies.  A record exists only once its hook has
+ * succeeded, so a handler killed mid-hook leaves no record.  Pruning
+ * (state_prune) takes the same lock before removing an event directory and
+ * skips events that are locked; a delivery that opened a directory or lock
+ * file that prune then removed notices after its flock(2) (the name no
+ * longer leads to what it has open) and starts over.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "stripehook.h"
+
+/*
+ * Additions to the state interface used by the operator tools
+ * (statetools.c).  They belong in stripehook.h; until they are there they
+ * are declared here and, identically, in statetools.c.
+ */
+enum sh_err state_open_existing(const struct sh_config *, const char *,
+	    int, struct sh_state **);
+int	state_payload(struct sh_state *, struct sh_buf *, size_t);
+int	state_records(struct sh_state *,
+	    int (*)(void *, const char *, time_t), void *);
+int	state_forget(struct sh_state *, const char *);
+enum sh_err state_prune(const struct sh_config *, time_t, unsigned *,
+	    unsigned *);
+
+#define STATE_LOCK		"lock"
+#define STATE_PAYLOAD		"payload"
+#define STATE_RECORD_PREFIX	"ok-"
+#define STATE_TMP_PREFIX	".tmp-"
+#define STATE_HASH_HEX		64		/* SHA-256 in hex */
+#define STATE_NAME_MAX		64 + STATE_HASH_HEX	/* any of our names */
+#define STATE_RECORD_MAX	(SH_CONFIG_LINE_MAX + 64)	/* bytes */
+#define STATE_OPEN_TRIES	8	/* restarts when prune interferes */
+#define STATE_DIR_MODE		0700
+#define STATE_PUBLIC_MODE	0644	/* lock and records: nothing secret */
+#define STATE_PAYLOAD_MODE	0600	/* customer data */
+#define STATE_SECONDS_PER_DAY	86400
+
+struct sh_state {
+	char	*state_dir;		/* for log lines */
+	char	 id[SH_ID_MAX + 1];
+	int	 rootfd;		/* state_dir */
+	int	 dirfd;			/* state_dir/id */
+	int	 lockfd;		/* state_dir/id/lock, -1 when not locked */
+	int	 root_synced;		/* state_dir synced since we opened */
+};
+
+/*
+ * Writes "ok-" and the lowercase hex SHA-256 of identity into name
+ * (STATE_NAME_MAX bytes).  0 or -1 (logged).
+ */
+static int
+record_name(const char *identity, char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0, i;
+	char		*p;
+
+	if (EVP_Digest(identity, strlen(identity), md, &mdlen, EVP_sha256(),
+	    NULL) != 1 || mdlen * 2 != STATE_HASH_HEX) {
+		log_warnx("state: cannot hash a hook identity");
+		return -1;
+	}
+	p = name;
+	memcpy(p, STATE_RECORD_PREFIX, sizeof(STATE_RECORD_PREFIX) - 1);
+	p += sizeof(STATE_RECORD_PREFIX) - 1;
+	for (i = 0; i < mdlen; i++) {
+		*p++ = hex[md[i] >> 4];
+		*p++ = hex[md[i] & 0xf];
+	}
+	*p = '\0';
+	return 0;
+}
+
+/* 1 when name looks like a record file name. */
+static int
+is_record_name(const char *name)
+{
+	size_t	 plen = sizeof(STATE_RECORD_PREFIX) - 1, i;
+
+	if (strncmp(name, STATE_RECORD_PREFIX, plen) != 0 ||
+	    strlen(name) != plen + STATE_HASH_HEX)
+		return 0;
+	for (i = plen; name[i] != '\0'; i++)
+		if (!isdigit((unsigned char)name[i]) &&
+		    (name[i] < 'a' || name[i] > 'f'))
+			return 0;
+	return 1;
+}
+
+/* Closes the event directory and its lock (which releases the lock). */
+static void
+close_event(struct sh_state *st)
+{
+	if (st->lockfd != -1)
+		(void)close(st->lockfd);
+	if (st->dirfd != -1)
+		(void)close(st->dirfd);
+	st->lockfd = st->dirfd = -1;
+}
+
+void
+state_close(struct sh_state *st)
+{
+	if (st == NULL)
+		return;
+	close_event(st);
+	if (st->rootfd != -1)
+		(void)close(st->rootfd);
+	free(st->state_dir);
+	free(st);
+}
+
+/*
+ * After the flock: 1 when the directory and lock file we hold are still
+ * the ones state_dir/id and state_dir/id/lock name, 0 when prune removed
+ * one of them meanwhile, -1 on error (logged).
+ */
+static int
+still_linked(struct sh_state *st)
+{
+	struct stat	 have, named;
+
+	if (fstat(st->dirfd, &have) == -1)
+		goto fail;
+	if (fstatat(st->rootfd, st->id, &named, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		goto fail;
+	}
+	if (have.st_nlink == 0 || have.st_dev != named.st_dev ||
+	    have.st_ino != named.st_ino)
+		return 0;
+	if (fstat(st->lockfd, &have) == -1)
+		goto fail;
+	if (fstatat(st->dirfd, STATE_LOCK, &named, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		goto fail;
+	}
+	if (have.st_nlink == 0 || have.st_dev != named.st_dev ||
+	    have.st_ino != named.st_ino)
+		return 0;
+	return 1;
+fail:
+	log_warn("state: stat %s/%s", st->state_dir, st->id);
+	return -1;
+}
+
+/*
+ * Opens the event's directory, creating it when create is set, and locks
+ * it when lock is set (LOCK_EX|LOCK_NB).  SH_OK with *out set; SH_OK with
+ * *out NULL when the event is unknown and create is not set;
+ * SH_E_IN_PROGRESS when the lock is held elsewhere; SH_E_EVENT_ID for an
+ * id outside SPEC 2 row 14 (never reaches the file system); SH_E_STATE on
+ * any other failure (logged).
+ */
+static enum sh_err
+open_event(const struct sh_config *cfg, const char *id, int create, int lock,
+    struct sh_state **out)
+{
+	struct sh_state	*st = NULL;
+	enum sh_err	 rc = SH_E_STATE;
+	int		 tries, r;
+
+	*out = NULL;
+	if (cfg->state_dir == NULL) {
+		log_warnx("state: records used while state_dir is none");
+		return SH_E_STATE;
+	}
+	if (id == NULL || !event_id_valid(id, strlen(id))) {
+		log_warnx("state: refusing an invalid event id");
+		return SH_E_EVENT_ID;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->state_dir = strdup(cfg->state_dir)) == NULL) {
+		log_warn("state: out of memory");
+		free(st);
+		return SH_E_STATE;
+	}
+	st->rootfd = st->dirfd = st->lockfd = -1;
+	(void)snprintf(st->id, sizeof(st->id), "%s", id);
+
+	/* Never created here: a missing state_dir is an error (SPEC 8). */
+	if ((st->rootfd = open(st->state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		log_warn("state: open state_dir %s", st->state_dir);
+		goto done;
+	}
+	for (tries = 0; ; tries++) {
+		close_event(st);
+		if (tries == STATE_OPEN_TRIES) {
+			log_warnx("state: %s/%s keeps being removed under us",
+			    st->state_dir, st->id);
+			goto done;
+		}
+		if (create) {
+			if (mkdirat(st->rootfd, st->id, STATE_DIR_MODE) == 0) {
+				if (fsync(st->rootfd) == -1) {
+					log_warn("state: fsync %s",
+					    st->state_dir);
+					goto done;
+				}
+				st->root_synced = 1;
+			} else if (errno != EEXIST) {
+				log_warn("state: mkdir %s/%s", st->state_dir,
+				    st->id);
+				goto done;
+			}
+		}
+		if ((st->dirfd = openat(st->rootfd, st->id, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			if (errno == ENOENT && create)
+				continue;	/* pruned since our mkdir */
+			if (errno == ENOENT) {
+				rc = SH_OK;	/* unknown event */
+				goto done;
+			}
+			log_warn("state: open %s/%s", st->state_dir, st->id);
+			goto done;
+		}
+		if (!lock)
+			break;
+		/* O_RDONLY suffices for flock, and works on a lock file
+		 * another user created. */
+		if ((st->lockfd = openat(st->dirfd, STATE_LOCK, O_RDONLY |
+		    O_CREAT | O_NOFOLLOW | O_CLOEXEC, STATE_PUBLIC_MODE)) == -1) {
+			if (errno == ENOENT)
+				continue;	/* directory pruned */
+			log_warn("state: open %s/%s/%s", st->state_dir, st->id,
+			    STATE_LOCK);
+			goto done;
+		}
+		while ((r = flock(st->lockfd, LOCK_EX | LOCK_NB)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (r == -1) {
+			if (errno == EWOULDBLOCK)
+				rc = SH_E_IN_PROGRESS;
+			else
+				log_warn("state: flock %s/%s/%s",
+				    st->state_dir, st->id, STATE_LOCK);
+			goto done;
+		}
+		if ((r = still_linked(st)) == -1)
+			goto done;
+		if (r == 1)
+			break;
+	}
+	*out = st;
+	st = NULL;
+	rc = SH_OK;
+done:
+	state_close(st);
+	return rc;
+}
+
+/* SPEC 8: the event's lock, taken by a delivery (creates the records). */
+enum sh_err
+state_open(const struct sh_config *cfg, const char *event_id,
+    struct sh_state **out)
+{
+	return open_event(cfg, event_id, 1, 1, out);
+}
+
+/* For the tools: never creates an event; lock as asked. */
+enum sh_err
+state_open_existing(const struct sh_config *cfg, const char *event_id,
+    int lock, struct sh_state **out)
+{
+	return open_event(cfg, event_id, 0, lock, out);
+}
+
+/*
+ * Writes name in the event directory atomically and durably: temporary
+ * file, write, fsync, rename, fsync of the directory (and, once, of
+ * state_dir, in case the directory was made by a handler that died before
+ * syncing it).  SH_OK or SH_E_STATE (logged, naming the step).
+ */
+static enum sh_err
+write_atomic(struct sh_state *st, const char *name, mode_t mode,
+    const void *data, size_t len)
+{
+	const char	*p = data, *step, *what;
+	char		 tmp[sizeof(STATE_TMP_PREFIX) + STATE_NAME_MAX];
+	enum sh_err	 rc = SH_E_STATE;
+	size_t		 off;
+	ssize_t		 n;
+	int		 fd = -1, made = 0;
+
+	(void)snprintf(tmp, sizeof(tmp), "%s%s", STATE_TMP_PREFIX, name);
+	what = name;
+	if (!st->root_synced) {
+		step = "fsync";
+		what = "";
+		if (fsync(st->rootfd) == -1)
+			goto done;
+		st->root_synced = 1;
+		what = name;
+	}
+	what = tmp;
+	step = "create";
+	/* A stale one may belong to another user: replace it, and create
+	 * ours exclusively. */
+	if (unlinkat(st->dirfd, tmp, 0) == -1 && errno != ENOENT)
+		goto done;
+	if ((fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, mode)) == -1)
+		goto done;
+	made = 1;
+	step = "write";
+	for (off = 0; off < len; off += (size_t)n) {
+		if ((n = write(fd, p + off, len - off)) == -1) {
+			if (errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			goto done;
+		}
+		if (n == 0) {
+			errno = EIO;
+			goto done;
+		}
+	}
+	step = "fsync";
+	if (fsync(fd) == -1)
+		goto done;
+	step = "close";
+	n = close(fd);
+	fd = -1;
+	if (n == -1)
+		goto done;
+	step = "rename";
+	what = name;
+	if (renameat(st->dirfd, tmp, st->dirfd, name) == -1)
+		goto done;
+	made = 0;
+	step = "fsync";
+	what = "";
+	if (fsync(st->dirfd) == -1)
+		goto done;
+	rc = SH_OK;
+done:
+	if (rc != SH_OK)
+		log_warn("state: %s %s/%s%s%s", step, st->state_dir, st->id,
+		    *what ? "/" : "", what);
+	if (fd != -1)
+		(void)close(fd);
+	if (made)
+		(void)unlinkat(st->dirfd, tmp, 0);
+	return rc;
+}
+
+/* 1 when a success record exists for the hook, 0 when not, -1 on error. */
+int
+state_hook_done(struct sh_state *st, const struct sh_hook *hook)
+{
+	char		 name[STATE_NAME_MAX];
+	struct stat	 sb;
+
+	if (record_name(hook->identity, name) == -1)
+		return -1;
+	if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISREG(sb.st_mode))
+			return 1;
+		errno = EINVAL;
+	} else if (errno == ENOENT)
+		return 0;
+	log_warn("state: stat %s/%s/%s", st->state_dir, st->id, name);
+	return -1;
+}
+
+/* SPEC 8: the raw payload is kept while hooks are unfinished. */
+enum sh_err
+state_keep_payload(struct sh_state *st, const unsigned char *body,
+    size_t len)
+{
+	return write_atomic(st, STATE_PAYLOAD, STATE_PAYLOAD_MODE, body, len);
+}
+
+/* SPEC 8: a success is written and synced before the 200 answer. */
+enum sh_err
+state_record(struct sh_state *st, const struct sh_hook *hook)
+{
+	char		 name[STATE_NAME_MAX];
+	struct sh_buf	 b;
+	enum sh_err	 rc = SH_E_STATE;
+
+	buf_init(&b);
+	if (record_name(hook->identity, name) == -1)
+		goto done;
+	if (buf_printf(&b, "%s\n%lld\n", hook->identity,
+	    (long long)time(NULL)) == -1) {
+		log_warn("state: out of memory");
+		goto done;
+	}
+	rc = write_atomic(st, name, STATE_PUBLIC_MODE, b.p, b.len);
+done:
+	buf_free(&b);
+	return rc;
+}
+
+/* Every matching hook succeeded: the payload is no longer needed.  The
+ * records stay until state_prune. */
+enum sh_err
+state_finish(struct sh_state *st)
+{
+	if (unlinkat(st->dirfd, STATE_PAYLOAD, 0) == -1) {
+		if (errno == ENOENT)
+			return SH_OK;
+		log_warn("state: unlink %s/%s/%s", st->state_dir, st->id,
+		    STATE_PAYLOAD);
+		return SH_E_STATE;
+	}
+	if (fsync(st->dirfd) == -1) {
+		log_warn("state: fsync %s/%s", st->state_dir, st->id);
+		return SH_E_STATE;
+	}
+	return SH_OK;
+}
+
+/*
+ * Reads the kept payload (at most max bytes) into b.  1 when kept, 0 when
+ * not, -1 on error (logged).
+ */
+int
+state_payload(struct sh_state *st, struct sh_buf *b, size_t max)
+{
+	int	 fd, rc = -1;
+
+	if ((fd = openat(st->dirfd, STATE_PAYLOAD, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		goto done;
+	}
+	if (read_fd_all(fd, b, max) == -1)
+		goto done;
+	rc = 1;
+done:
+	if (rc == -1)
+		log_warn("state: read %s/%s/%s", st->state_dir, st->id,
+		    STATE_PAYLOAD);
+	if (fd != -1)
+		(void)close(fd);
+	return rc;
+}
+
+/*
+ * Reads record name: on success 0 with the identity (NUL-terminated, in
+ * b) and the time; -1 when unreadable or not a record we wrote (logged).
+ */
+static int
+read_record(struct sh_state *st, const char *name, struct sh_buf *b,
+    time_t *when)
+{
+	char		 check[STATE_NAME_MAX], *nl, *end;
+	long long	 t;
+	size_t		 i;
+	int		 fd, rc = -1;
+
+	buf_reset(b);
+	if ((fd = openat(st->dirfd, name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || read_fd_all(fd, b, STATE_RECORD_MAX) == -1) {
+		log_warn("state: read %s/%s/%s", st->state_dir, st->id, name);
+		goto done;
+	}
+	errno = 0;
+	if (b->len == 0 || (nl = memchr(b->p, '\n', b->len)) == NULL ||
+	    nl == b->p || b->p[b->len - 1] != '\n')
+		goto bad;
+	*nl = '\0';
+	for (i = 0; b->p[i] != '\0'; i++)
+		if (iscntrl((unsigned char)b->p[i]))
+			goto bad;
+	if (!isdigit((unsigned char)nl[1]))
+		goto bad;
+	t = strtoll(nl + 1, &end, 10);
+	if (errno != 0 || *end != '\n' || end != b->p + b->len - 1)
+		goto bad;
+	/* The name must be the hash of the identity inside. */
+	if (record_name(b->p, check) == -1 || strcmp(check, name) != 0)
+		goto bad;
+	*when = (time_t)t;
+	b->len = (size_t)(nl - b->p);
+	rc = 0;
+	goto done;
+bad:
+	log_warnx("state: %s/%s/%s is not a valid record", st->state_dir,
+	    st->id, name);
+done:
+	if (fd != -1)
+		(void)close(fd);
+	return rc;
+}
+
+/*
+ * Calls fn(arg, identity, time) for each success record of the event, in
+ * no particular order; stops when fn returns -1.  0, or -1 when the
+ * directory cannot be read or a record is unreadable (logged).
+ */
+int
+state_records(struct sh_state *st, int (*fn)(void *, const char *, time_t),
+    void *arg)
+{
+	struct sh_buf	 b;
+	struct dirent	*de;
+	DIR		*d = NULL;
+	time_t		 when;
+	int		 fd, rc = -1;
+
+	buf_init(&b);
+	/* A descriptor of our own: readdir must not move st->dirfd. */
+	if ((fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("state: read %s/%s", st->state_dir, st->id);
+		if (fd != -1)
+			(void)close(fd);
+		goto done;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				log_warn("state: read %s/%s", st->state_dir,
+				    st->id);
+				goto done;
+			}
+			break;
+		}
+		if (!is_record_name(de->d_name))
+			continue;
+		if (read_record(st, de->d_name, &b, &when) == -1)
+			goto done;
+		if (fn(arg, b.p, when) == -1)
+			break;
+	}
+	rc = 0;
+done:
+	if (d != NULL)
+		(void)closedir(d);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * Drops the success record of the hook with this identity, so the next
+ * delivery runs it again.  1 dropped, 0 there was none, -1 on error.
+ */
+int
+state_forget(struct sh_state *st, const char *identity)
+{
+	char	 name[STATE_NAME_MAX];
+
+	if (record_name(identity, name) == -1)
+		return -1;
+	if (unlinkat(st->dirfd, name, 0) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("state: unlink %s/%s/%s", st->state_dir, st->id, name);
+		return -1;
+	}
+	if (fsync(st->dirfd) == -1) {
+		log_warn("state: fsync %s/%s", st->state_dir, st->id);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Newest modification time of the files in the event directory (the
+ * lock's is its creation time: flock does not change it).  0 or -1.
+ */
+static int
+newest_mtime(struct sh_state *st, time_t *newest, int *payload)
+{
+	struct dirent	*de;
+	struct stat	 sb;
+	DIR		*d = NULL;
+	int		 fd, rc = -1;
+
+	*newest = 0;
+	*payload = 0;
+	if ((fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			(void)close(fd);
+		goto done;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0)
+				goto done;
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(st->dirfd, de->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno == ENOENT)
+				continue;
+			goto done;
+		}
+		if (sb.st_mtime > *newest)
+			*newest = sb.st_mtime;
+		if (strcmp(de->d_name, STATE_PAYLOAD) == 0)
+			*payload = 1;
+	}
+	rc = 0;
+done:
+	if (d != NULL)
+		(void)closedir(d);
+	return rc;
+}
+
+/*
+ * Empties the locked event directory, lock file last, and removes it.
+ * 1 removed, 0 a delivery made a new lock file meanwhile (it keeps the
+ * directory, now without the old records), -1 on error (logged).
+ */
+static int
+remove_event(struct sh_state *st)
+{
+	struct dirent	*de;
+	DIR		*d = NULL;
+	int		 fd, rc = -1;
+
+	if ((fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			(void)close(fd);
+		goto fail;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0)
+				goto fail;
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, STATE_LOCK) == 0)
+			continue;
+		if (unlinkat(st->dirfd, de->d_name, 0) == -1 &&
+		    errno != ENOENT)
+			goto fail;
+	}
+	if (unlinkat(st->dirfd, STATE_LOCK, 0) == -1 && errno != ENOENT)
+		goto fail;
+	if (unlinkat(st->rootfd, st->id, AT_REMOVEDIR) == -1) {
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			goto fail;
+		rc = 0;
+	} else
+		rc = 1;
+	goto done;
+fail:
+	log_warn("state: prune %s/%s", st->state_dir, st->id);
+done:
+	if (d != NULL)
+		(void)closedir(d);
+	return rc;
+}
+
+/*
+ * SPEC 7 prune: removes every event directory whose newest file is more
+ * than state_ttl days older than now, unless a delivery holds its lock
+ * (counted in *busy).  Entries that are not event directories are left
+ * alone.  Safe while requests are served.  SH_OK, or SH_E_STATE when
+ * state_dir cannot be read or some event could not be removed (logged;
+ * the others still are).
+ */
+enum sh_err
+state_prune(const struct sh_config *cfg, time_t now, unsigned *removed,
+    unsigned *busy)
+{
+	struct sh_state	*st;
+	struct dirent	*de;
+	DIR		*d = NULL;
+	time_t		 newest, ttl;
+	enum sh_err	 rc = SH_E_STATE, e;
+	int		 fd = -1, payload, r, failed = 0;
+
+	*removed = *busy = 0;
+	if (cfg->state_dir == NULL) {
+		log_warnx("state: prune while state_dir is none");
+		return SH_E_STATE;
+	}
+	ttl = (time_t)cfg->state_ttl * STATE_SECONDS_PER_DAY;
+	if ((fd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("state: open state_dir %s", cfg->state_dir);
+		if (fd != -1)
+			(void)close(fd);
+		return SH_E_STATE;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				log_warn("state: read %s", cfg->state_dir);
+				goto done;
+			}
+			break;
+		}
+		/* Only names a delivery could have made; "." and ".." and
+		 * anything else the operator put there are not. */
+		if (!event_id_valid(de->d_name, strlen(de->d_name)))
+			continue;
+		if ((e = state_open_existing(cfg, de->d_name, 1, &st)) ==
+		    SH_E_IN_PROGRESS) {
+			(*busy)++;
+			continue;
+		}
+		if (e != SH_OK) {
+			failed = 1;
+			continue;
+		}
+		if (st == NULL)		/* removed meanwhile, or a file */
+			continue;
+		if (newest_mtime(st, &newest, &payload) == -1) {
+			log_warn("state: prune %s/%s", st->state_dir, st->id);
+			failed = 1;
+		} else if (newest <= now - ttl) {
+			if (payload)
+				log_warnx("prune: event %s: dropping the kept "
+				    "payload of unfinished hooks", st->id);
+			if ((r = remove_event(st)) == -1)
+				failed = 1;
+			else if (r == 1)
+				(*removed)++;
+		}
+		state_close(st);
+	}
+	if (*removed > 0 && fsync(dirfd(d)) == -1) {
+		log_warn("state: fsync %s", cfg->state_dir);
+		goto done;
+	}
+	if (!failed)
+		rc = SH_OK;
+done:
+	(void)closedir(d);
+	return rc;
+}

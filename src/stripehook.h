@@ -1,0 +1,310 @@
+/*
+ * stripehook: receives Stripe webhook events behind a web server, verifies
+ * them and runs the operator's hooks.  Private interfaces shared by the
+ * modules; everything else in a module is static.
+ */
+#ifndef STRIPEHOOK_H
+#define STRIPEHOOK_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct json_object;
+
+/* ---- Limits (each is stated in stripehook(8) / stripehook.conf(5)) ---- */
+#define SH_DEFAULT_TOLERANCE	300		/* seconds */
+#define SH_MAX_TOLERANCE	86400
+#define SH_DEFAULT_MAX_BODY	1048576		/* bytes */
+#define SH_MAX_MAX_BODY		67108864
+#define SH_DEFAULT_HOOK_TIMEOUT	20		/* seconds */
+#define SH_MAX_HOOK_TIMEOUT	3600
+#define SH_DEFAULT_STATE_TTL	30		/* days */
+#define SH_MIN_STATE_TTL	4
+#define SH_MAX_STATE_TTL	3650
+#define SH_WARN_STATE_TTL	30
+#define SH_SIG_HEADER_MAX	8192		/* bytes of Stripe-Signature */
+#define SH_SIG_ITEMS_MAX	64
+#define SH_SIG_T_DIGITS_MAX	18
+#define SH_SIG_HEX_LEN		64
+#define SH_JSON_DEPTH		64
+#define SH_BODY_IDLE_TIMEOUT	30		/* seconds without progress */
+#define SH_DRAIN_MAX		67108864	/* bytes drained before an early answer */
+#define SH_ID_MAX		255
+#define SH_TYPE_MAX		255
+#define SH_HOOK_LINE_MAX	1024		/* bytes of one logged output line */
+#define SH_HOOK_OUTPUT_MAX	65536		/* bytes logged from one hook run */
+#define SH_HOOK_KILL_GRACE	2		/* seconds from SIGTERM to SIGKILL */
+#define SH_ENV_VALUE_MAX	256		/* STRIPE_* values are shorter */
+#define SH_DEFAULT_PATH		"/usr/local/bin:/usr/bin:/bin"
+#define SH_DEFAULT_WORKERS	4
+#define SH_CONFIG_LINE_MAX	4096
+
+/* ---- Errors: one table decides status and message (errors.c) ---- */
+enum sh_err {
+	SH_OK = 0,
+	SH_E_CONFIG,		/* 500 internal error */
+	SH_E_METHOD,		/* 405 method not allowed */
+	SH_E_LENGTH_REQUIRED,	/* 411 length required */
+	SH_E_BAD_LENGTH,	/* 400 bad content length */
+	SH_E_TOO_LARGE,		/* 413 body too large */
+	SH_E_INCOMPLETE,	/* 400 incomplete body */
+	SH_E_NO_SIG,		/* 400 missing signature */
+	SH_E_MALFORMED_SIG,	/* 400 malformed signature */
+	SH_E_NO_V1,		/* 400 no v1 signature */
+	SH_E_SIG_MISMATCH,	/* 400 signature mismatch */
+	SH_E_TOLERANCE,		/* 400 timestamp outside tolerance */
+	SH_E_JSON,		/* 400 invalid json */
+	SH_E_NOT_EVENT,		/* 400 not an event */
+	SH_E_EVENT_ID,		/* 400 invalid event id */
+	SH_E_EVENT_TYPE,	/* 400 invalid event type */
+	SH_E_IN_PROGRESS,	/* 409 event in progress */
+	SH_E_STATE,		/* 500 internal error (records) */
+	SH_E_HOOK,		/* 500 hook failed */
+	SH_E__MAX
+};
+int		 sh_err_status(enum sh_err);	/* HTTP status */
+const char	*sh_err_reason(enum sh_err);	/* HTTP reason phrase */
+const char	*sh_err_string(enum sh_err);	/* the error string of SPEC 2 */
+
+/* ---- Growable buffer (buf.c) ---- */
+struct sh_buf {
+	char	*p;	/* always NUL-terminated when len > 0 or after any append */
+	size_t	 len;
+	size_t	 cap;
+};
+void	buf_init(struct sh_buf *);
+void	buf_free(struct sh_buf *);		/* cleanses before freeing */
+void	buf_reset(struct sh_buf *);		/* len = 0, keeps memory */
+int	buf_append(struct sh_buf *, const void *, size_t);	/* 0 or -1 */
+int	buf_puts(struct sh_buf *, const char *);
+int	buf_printf(struct sh_buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Appends src with C-style escapes: \\ \" \n \r \t, \xHH for other bytes
+ * below 0x20, 0x7f and above, and for space; so the result is one word. */
+int	buf_escape(struct sh_buf *, const char *src, size_t len);
+
+/* ---- Logging (log.c) ---- */
+void	log_init(const char *ident);
+void	log_use_syslog(int);		/* 0: stderr (default), 1: syslog daemon */
+void	log_warn(const char *, ...)	/* appends strerror(errno) */
+	    __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	log_line(int priority, const char *line);	/* one preformatted line */
+__attribute__((noreturn)) void fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* ---- Secrets and configuration (config.c) ---- */
+struct sh_secret {
+	unsigned char	*buf;	/* exactly as written, whsec_ prefix included */
+	size_t		 len;	/* never 0 */
+};
+struct sh_secrets {
+	struct sh_secret *v;
+	size_t		  n;
+};
+
+struct sh_hook {
+	char	 *pattern;
+	char	**argv;		/* argv[0] is the program path; NULL-terminated */
+	char	 *identity;	/* the on line's words joined by single spaces */
+	unsigned  line;
+};
+
+enum sh_livemode { SH_LIVEMODE_ANY = 0, SH_LIVEMODE_LIVE, SH_LIVEMODE_TEST };
+
+struct sh_config {
+	char		*path;		/* the configuration file */
+	char		*secret_file;
+	long		 tolerance;
+	size_t		 max_body;
+	long		 hook_timeout;
+	long		 limit_cpu;	/* -1: unset */
+	long		 limit_files;	/* -1: unset */
+	long long	 limit_fsize;	/* -1: unset */
+	char		*state_dir;	/* NULL: de-duplication off ("none") */
+	long		 state_ttl;	/* days */
+	enum sh_livemode livemode;
+	int		 log_syslog;
+	char		*user;		/* NULL: unset */
+	char		**env;		/* "NAME=VALUE", NULL-terminated; includes
+					 * PATH (default or from an env line) */
+	size_t		 nenv;
+	struct sh_hook	*hooks;
+	size_t		 nhooks;
+	struct sh_secrets secrets;	/* empty until config_load_secrets() */
+};
+
+/* Diagnostics collected while loading: each error is "FILE:LINE: message"
+ * (or "FILE: message"), each warning a plain message. */
+struct sh_diag {
+	char	**errors;
+	size_t	  nerrors;
+	char	**warnings;
+	size_t	  nwarnings;
+};
+void	diag_error(struct sh_diag *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	diag_warning(struct sh_diag *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	diag_free(struct sh_diag *);
+
+/* The configuration path: -c value if given, else $STRIPEHOOK_CONFIG if
+ * set and non-empty, else the compiled-in default. */
+const char *config_default_path(void);
+
+/* Parses the file.  Returns a new config (owned by the caller, free with
+ * config_free) or NULL with at least one error in diag.  Does not read the
+ * secret file.  Warnings (state_dir none, state_ttl under 30, hooks times
+ * hook_timeout over 30 s) are added to diag. */
+struct sh_config *config_load(const char *path, struct sh_diag *diag);
+/* Reads cfg->secret_file into cfg->secrets with read(2), applying the
+ * permission and content rules of SPEC 6.  0 on success; -1 with an error
+ * in diag.  A secret without the whsec_ prefix adds a warning. */
+int	config_load_secrets(struct sh_config *cfg, struct sh_diag *diag);
+/* Same rules, any file, into *out (used by sign/verify --secret-file). */
+int	secrets_load(const char *path, struct sh_secrets *out, struct sh_diag *);
+void	secrets_free(struct sh_secrets *);	/* cleanses */
+void	config_free(struct sh_config *);	/* cleanses secrets */
+
+/* ---- Signature (sig.c): pure, no I/O ---- */
+struct sh_sighdr {
+	const char	*t;		/* points into the header */
+	size_t		 tlen;
+	long long	 tval;
+	const char	*v1[SH_SIG_ITEMS_MAX];
+	size_t		 v1len[SH_SIG_ITEMS_MAX];
+	size_t		 nv1;
+};
+/* SPEC 3 grammar.  SH_OK, SH_E_NO_SIG (NULL or empty), SH_E_MALFORMED_SIG,
+ * SH_E_NO_V1. */
+enum sh_err sig_parse(const char *hdr, size_t len, struct sh_sighdr *out);
+/* Lowercase hex HMAC-SHA256 of "t.body" under key; out gets 64 chars and a
+ * NUL.  0 or -1 (OpenSSL failure; never for valid input). */
+int	sig_hmac_hex(const unsigned char *key, size_t keylen, const char *t,
+	    size_t tlen, const unsigned char *body, size_t len, char out[65]);
+/* The whole check of SPEC 3 in order: parse, match (constant time, any v1,
+ * any secret), then tolerance against now.  Returns SH_OK or the first
+ * failing error (SH_E_NO_SIG ... SH_E_TOLERANCE). */
+enum sh_err sig_verify(const struct sh_secrets *, const char *hdr,
+	    size_t hdrlen, const unsigned char *body, size_t len, time_t now,
+	    long tolerance);
+void	sig_cleanup(void);		/* frees the cached EVP_MAC */
+
+/* ---- Event (event.c): pure, no I/O ---- */
+struct sh_event {
+	struct json_object *root;	/* owned; the rest borrow from it */
+	const char	*id;
+	const char	*type;
+	const char	*object;	/* "event" or "v2.core.event" */
+	int		 livemode;	/* -1 absent or not boolean, 0, 1 */
+	/* Hook environment values; NULL when absent or unfit (SPEC 5). */
+	const char	*created;	/* points to created_buf or the JSON */
+	char		 created_buf[32];
+	const char	*api_version;
+	const char	*account;
+	const char	*object_id;
+	const char	*object_type;
+};
+/* SPEC 4 and rows 12-15 of SPEC 2.  On SH_OK ev must be freed with
+ * event_free; on error ev holds nothing to free. */
+enum sh_err event_parse(const unsigned char *body, size_t len,
+	    struct sh_event *ev);
+void	event_free(struct sh_event *);
+int	event_id_valid(const char *, size_t);	/* 1 if it fits SPEC 2 row 14 */
+int	event_type_valid(const char *, size_t);	/* 1 if it fits row 15 */
+
+/* ---- Hooks (hook.c) ---- */
+/* 1 when pattern (SPEC 5: '*' any run, nothing else special) matches the
+ * whole type. */
+int	hook_match(const char *pattern, const char *type);
+
+struct sh_hook_result {
+	int	 ok;		/* 1: exited 0 */
+	int	 spawned;	/* 0: could not start (logged) */
+	int	 status;	/* waitpid status when spawned */
+	int	 timed_out;
+	double	 seconds;
+};
+/* Runs one hook for the event with body on stdin, logging its output
+ * (tagged with the event id and hook identity), enforcing hook_timeout and
+ * hook_limits; reaps every child it made.  Returns 0 if the hook exited 0,
+ * else -1.  Never returns in the child. */
+int	hook_run(const struct sh_config *, const struct sh_hook *,
+	    const struct sh_event *, const unsigned char *body, size_t len,
+	    struct sh_hook_result *);
+/* Describes a result for the log: "ok", "exit=3", "signal=9",
+ * "timeout", "spawn-failed". */
+const char *hook_result_word(const struct sh_hook_result *, char *, size_t);
+
+/* ---- De-duplication records (state.c), SPEC 8 ---- */
+struct sh_state;
+/* Locks the event (flock, non-blocking) under cfg->state_dir.
+ * SH_OK: *out is an open handle; SH_E_IN_PROGRESS: another delivery holds
+ * it; SH_E_STATE: records cannot be read or written (logged). */
+enum sh_err state_open(const struct sh_config *, const char *event_id,
+	    struct sh_state **out);
+/* 1 when a success record exists for the hook, 0 when not, -1 on error. */
+int	state_hook_done(struct sh_state *, const struct sh_hook *);
+/* Keeps the raw payload durably (for replay) while hooks are unfinished. */
+enum sh_err state_keep_payload(struct sh_state *, const unsigned char *,
+	    size_t);
+/* Records the hook's success durably (file and directory synced). */
+enum sh_err state_record(struct sh_state *, const struct sh_hook *);
+/* All matching hooks succeeded: drop the kept payload. */
+enum sh_err state_finish(struct sh_state *);
+void	state_close(struct sh_state *);		/* unlocks, frees */
+
+/* ---- The request (request.c) ---- */
+/* One request as a transport sees it.  Strings are NULL when absent. */
+struct sh_request {
+	const char	*method;
+	const char	*content_length;
+	const char	*signature;
+	const char	*remote_addr;
+	const char	*request_id;
+	const char	*content_type;
+	/* Reads up to len bytes; returns bytes read, 0 at end of input, -1 on
+	 * error, -2 when nothing arrived for timeout seconds. */
+	ssize_t		(*read)(void *ctx, void *buf, size_t len, int timeout);
+	/* Writes all of buf; 0 or -1. */
+	int		(*write)(void *ctx, const void *buf, size_t len);
+	void		*ctx;
+	int		 drain_early;	/* CGI: drain stdin before early answers */
+};
+/* Handles one request from checks to answer, writes the answer and one
+ * log line.  cfg NULL means the configuration is unusable (row 1);
+ * cfg_why says why for the log.  Returns the HTTP status sent. */
+int	request_handle(struct sh_request *, const struct sh_config *cfg,
+	    const char *cfg_why);
+/* Runs the event's hooks under the records of SPEC 8: shared by requests
+ * and replay.  *duplicate set when every hook had already succeeded. */
+enum sh_err request_run_hooks(const struct sh_config *,
+	    const struct sh_event *, const unsigned char *body, size_t len,
+	    int *duplicate, struct sh_buf *logtail);
+
+/* ---- Modes (cgi.c, fcgi.c, serve.c, tools.c) ---- */
+int	cgi_main(void);
+/* FastCGI app on listenfd until SIGTERM; cfgpath as resolved. */
+int	fcgi_main(int listenfd, const char *cfgpath);
+int	serve_main(int argc, char **argv, const char *cfgpath);
+int	tool_sign(int argc, char **argv, const char *cfgpath);
+int	tool_verify(int argc, char **argv, const char *cfgpath);
+int	tool_check(int argc, char **argv, const char *cfgpath);
+int	tool_status(int argc, char **argv, const char *cfgpath);
+int	tool_replay(int argc, char **argv, const char *cfgpath);
+int	tool_forget(int argc, char **argv, const char *cfgpath);
+int	tool_prune(int argc, char **argv, const char *cfgpath);
+
+/* Reads a whole file with read(2) into buf (for payload files and stdin);
+ * 0 or -1 with errno. */
+int	read_fd_all(int fd, struct sh_buf *buf, size_t max);
+
+#endif /* STRIPEHOOK_H */

@@ -1,0 +1,362 @@
+/*
+ * Operator tools of SPEC section 7 that need no records: sign, verify,
+ * check.  Exit status: 0 success, 1 a negative answer (invalid signature,
+ * configuration errors), 2 usage or I/O error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stripehook.h"
+
+struct opts {
+	const char	*cfgpath;
+	const char	*secret_file;
+	const char	*header;
+	const char	*file;
+	long long	 when;		/* --timestamp or --now; -1 unset */
+};
+
+/* Strict decimal: digits only, no sign, within [0, max]. */
+static int
+parse_ll(const char *s, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * Parses the options a tool accepts (allowed: "c" config, "s" secret file,
+ * "h" header, "t" timestamp, "n" now) and at most one FILE operand.
+ * Returns 0, or -1 after printing why.
+ */
+static int
+get_opts(int argc, char **argv, const char *allowed, const char *cfgpath,
+    struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "secret-file",	required_argument, NULL, 's' },
+		{ "header",		required_argument, NULL, 'h' },
+		{ "timestamp",		required_argument, NULL, 't' },
+		{ "now",		required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	 ch;
+
+	memset(o, 0, sizeof(*o));
+	o->cfgpath = cfgpath;
+	o->when = -1;
+	optind = 1;
+	opterr = 1;
+	while ((ch = getopt_long(argc, argv, "+c:", longopts, NULL)) != -1) {
+		if (ch == '?' || strchr(allowed, ch) == NULL) {
+			if (ch != '?')
+				fprintf(stderr, "stripehook %s: option not "
+				    "accepted here\n", argv[0]);
+			return -1;
+		}
+		switch (ch) {
+		case 'c':
+			o->cfgpath = optarg;
+			break;
+		case 's':
+			o->secret_file = optarg;
+			break;
+		case 'h':
+			o->header = optarg;
+			break;
+		case 't':
+		case 'n':
+			if (parse_ll(optarg, 999999999999999999LL,
+			    &o->when) == -1) {
+				fprintf(stderr, "stripehook %s: bad time: "
+				    "%s\n", argv[0], optarg);
+				return -1;
+			}
+			break;
+		}
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "stripehook %s: too many operands\n", argv[0]);
+		return -1;
+	}
+	if (argc - optind == 1)
+		o->file = argv[optind];
+	if (o->secret_file != NULL && o->cfgpath != NULL) {
+		fprintf(stderr, "stripehook %s: -c and --secret-file "
+		    "exclude each other\n", argv[0]);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+print_diag(const struct sh_diag *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->nerrors; i++)
+		fprintf(stderr, "%s\n", d->errors[i]);
+	for (i = 0; i < d->nwarnings; i++)
+		fprintf(stderr, "warning: %s\n", d->warnings[i]);
+}
+
+/*
+ * Secrets from --secret-file, else from the configuration's secret_file.
+ * *tolerance gets the configuration's (or the default).  Returns 0, or 1
+ * after printing the configuration errors.
+ */
+static int
+load_secrets(const struct opts *o, struct sh_secrets *sec, long *tolerance)
+{
+	struct sh_diag		 diag;
+	struct sh_config	*cfg;
+	int			 rc = 1;
+
+	memset(&diag, 0, sizeof(diag));
+	*tolerance = SH_DEFAULT_TOLERANCE;
+	if (o->secret_file != NULL) {
+		if (secrets_load(o->secret_file, sec, &diag) == 0)
+			rc = 0;
+	} else {
+		cfg = config_load(o->cfgpath ? o->cfgpath :
+		    config_default_path(), &diag);
+		if (cfg != NULL && config_load_secrets(cfg, &diag) == 0) {
+			*sec = cfg->secrets;
+			memset(&cfg->secrets, 0, sizeof(cfg->secrets));
+			*tolerance = cfg->tolerance;
+			rc = 0;
+		}
+		if (cfg != NULL)
+			config_free(cfg);
+	}
+	if (rc != 0)
+		print_diag(&diag);
+	diag_free(&diag);
+	return rc;
+}
+
+/* The payload from FILE or stdin, byte for byte.  0, or 2 after saying. */
+static int
+load_payload(const char *file, struct sh_buf *b)
+{
+	int	 fd = STDIN_FILENO, rc = 0;
+
+	if (file != NULL &&
+	    (fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "stripehook: %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	if (read_fd_all(fd, b, SH_MAX_MAX_BODY) == -1) {
+		fprintf(stderr, "stripehook: %s: %s\n",
+		    file ? file : "stdin", strerror(errno));
+		rc = 2;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc;
+}
+
+int
+tool_sign(int argc, char **argv, const char *cfgpath)
+{
+	struct opts		 o;
+	struct sh_secrets	 sec = { NULL, 0 };
+	struct sh_buf		 payload, out;
+	char			 t[32], hex[65];
+	long			 tol;
+	size_t			 i;
+	int			 rc;
+
+	if (get_opts(argc, argv, "cst", cfgpath, &o) == -1)
+		return 2;
+	if ((rc = load_secrets(&o, &sec, &tol)) != 0)
+		return rc;
+	buf_init(&payload);
+	buf_init(&out);
+	if ((rc = load_payload(o.file, &payload)) != 0)
+		goto out;
+	snprintf(t, sizeof(t), "%lld",
+	    o.when >= 0 ? o.when : (long long)time(NULL));
+	buf_printf(&out, "t=%s", t);
+	for (i = 0; i < sec.n; i++) {
+		if (sig_hmac_hex(sec.v[i].buf, sec.v[i].len, t, strlen(t),
+		    (const unsigned char *)payload.p, payload.len, hex) == -1) {
+			fprintf(stderr, "stripehook sign: HMAC failed\n");
+			rc = 2;
+			goto out;
+		}
+		buf_printf(&out, ",v1=%s", hex);
+	}
+	buf_puts(&out, "\n");
+	if (fwrite(out.p, 1, out.len, stdout) != out.len || fflush(stdout)) {
+		fprintf(stderr, "stripehook sign: %s\n", strerror(errno));
+		rc = 2;
+	}
+out:
+	buf_free(&payload);
+	buf_free(&out);
+	secrets_free(&sec);
+	sig_cleanup();
+	return rc;
+}
+
+int
+tool_verify(int argc, char **argv, const char *cfgpath)
+{
+	struct opts		 o;
+	struct sh_secrets	 sec = { NULL, 0 };
+	struct sh_buf		 payload;
+	enum sh_err		 err;
+	long			 tol;
+	int			 rc;
+
+	if (get_opts(argc, argv, "cshn", cfgpath, &o) == -1)
+		return 2;
+	if (o.header == NULL) {
+		fprintf(stderr, "stripehook verify: --header is required\n");
+		return 2;
+	}
+	if ((rc = load_secrets(&o, &sec, &tol)) != 0)
+		return rc;
+	buf_init(&payload);
+	if ((rc = load_payload(o.file, &payload)) == 0) {
+		err = sig_verify(&sec, o.header, strlen(o.header),
+		    (const unsigned char *)payload.p, payload.len,
+		    o.when >= 0 ? (time_t)o.when : time(NULL), tol);
+		if (err != SH_OK) {
+			fprintf(stderr, "%s\n", sh_err_string(err));
+			rc = 1;
+		}
+	}
+	buf_free(&payload);
+	secrets_free(&sec);
+	sig_cleanup();
+	return rc;
+}
+
+/*
+ * Whether the user (uid, with its groups) may access path with mode bits
+ * want (a combination of 4, 2, 1), judged from the file's mode as the
+ * kernel would; root may do anything but execute a file with no x bit.
+ */
+static int
+may_access(const struct stat *st, uid_t uid, const gid_t *groups, int ngroups,
+    int want)
+{
+	int	 bits, i;
+
+	if (uid == 0) {
+		if ((want & 1) && !S_ISDIR(st->st_mode) &&
+		    (st->st_mode & 0111) == 0)
+			return 0;
+		return 1;
+	}
+	if (st->st_uid == uid)
+		bits = (st->st_mode >> 6) & 7;
+	else {
+		bits = st->st_mode & 7;
+		for (i = 0; i < ngroups; i++)
+			if (groups[i] == st->st_gid) {
+				bits = (st->st_mode >> 3) & 7;
+				break;
+			}
+	}
+	return (bits & want) == want;
+}
+
+int
+tool_check(int argc, char **argv, const char *cfgpath)
+{
+	struct opts		 o;
+	struct sh_diag		 diag;
+	struct sh_config	*cfg;
+	struct passwd		*pw;
+	struct stat		 st;
+	gid_t			 groups[256];
+	int			 ngroups = 256, rc = 1;
+	uid_t			 uid;
+	const char		*who, *path;
+	size_t			 i;
+
+	if (get_opts(argc, argv, "c", cfgpath, &o) == -1 || o.file != NULL)
+		return 2;
+	path = o.cfgpath ? o.cfgpath : config_default_path();
+	memset(&diag, 0, sizeof(diag));
+	if ((cfg = config_load(path, &diag)) == NULL)
+		goto out;
+	config_load_secrets(cfg, &diag);
+
+	/* The user hooks run as: `user` when set, else whoever runs check. */
+	if (cfg->user != NULL) {
+		if ((pw = getpwnam(cfg->user)) == NULL) {
+			diag_error(&diag, "%s: user %s does not exist", path,
+			    cfg->user);
+			goto out;
+		}
+		if (pw->pw_uid == 0)
+			diag_error(&diag, "%s: user must not be root", path);
+	} else if ((pw = getpwuid(geteuid())) == NULL) {
+		diag_error(&diag, "%s: cannot look up the current user", path);
+		goto out;
+	}
+	uid = pw->pw_uid;
+	who = pw->pw_name;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)
+		ngroups = 0;
+
+	if (cfg->state_dir != NULL) {
+		if (stat(cfg->state_dir, &st) == -1)
+			diag_error(&diag, "%s: state_dir %s: %s", path,
+			    cfg->state_dir, strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			diag_error(&diag, "%s: state_dir %s: not a directory",
+			    path, cfg->state_dir);
+		else if (!may_access(&st, uid, groups, ngroups, 7))
+			diag_error(&diag, "%s: state_dir %s: %s cannot "
+			    "write it", path, cfg->state_dir, who);
+	}
+	for (i = 0; i < cfg->nhooks; i++) {
+		const char *prog = cfg->hooks[i].argv[0];
+
+		if (stat(prog, &st) == -1)
+			diag_error(&diag, "%s:%u: %s: %s", path,
+			    cfg->hooks[i].line, prog, strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			diag_error(&diag, "%s:%u: %s: not a regular file",
+			    path, cfg->hooks[i].line, prog);
+		else if (!may_access(&st, uid, groups, ngroups, 1))
+			diag_error(&diag, "%s:%u: %s: %s cannot execute it",
+			    path, cfg->hooks[i].line, prog, who);
+	}
+	if (diag.nerrors == 0)
+		rc = 0;
+out:
+	print_diag(&diag);
+	if (rc == 0)
+		printf("configuration OK\n");
+	diag_free(&diag);
+	if (cfg != NULL)
+		config_free(cfg);
+	return rc;
+}
