@@ -113,9 +113,9 @@ struct parser {
 	const char	 *path;
 	struct sh_diag	 *diag;
 	struct sh_config *cfg;
-	unsigned	  nerr;		/* errors, whether or not diag kept them */
-	unsigned	 *seen;		/* per keyword: line it first appeared on */
-	char		**env;		/* env lines in file order, PATH included */
+	unsigned	  nerr;		/* errors, even those diag lost */
+	unsigned	 *seen;		/* per keyword: its first line */
+	char		**env;		/* env lines in file order */
 	unsigned	 *envline;
 	size_t		  nenv;
 };
@@ -283,14 +283,13 @@ static void
 key_state_dir(struct parser *p, unsigned line, char **av, size_t ac)
 {
 	(void)ac;
+	free(p->cfg->state_dir);	/* the default */
+	p->cfg->state_dir = NULL;
 	if (strcmp(av[1], "none") == 0) {
-		p->cfg->state_dir = NULL;
 		diag_warning(p->diag, "%s:%u: state_dir none: "
 		    "de-duplication is off", p->path, line);
 		return;
 	}
-	free(p->cfg->state_dir);	/* the default */
-	p->cfg->state_dir = NULL;
 	ppath(p, line, av[0], av[1], &p->cfg->state_dir);
 }
 
@@ -723,6 +722,7 @@ config_load(const char *path, struct sh_diag *diag)
 		parse_line(&p, line, b.p + off, len);
 	}
 
+	/* keywords[0] is secret_file; a bad one was reported already. */
 	if (cfg->secret_file == NULL && p.seen[0] == 0)
 		perr(&p, 0, "secret_file is required");
 	if (p.nerr == 0 && build_env(&p) == -1)
