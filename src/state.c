@@ -36,6 +36,14 @@
  * skips events that are locked; a delivery that opened a directory or lock
  * file that prune then removed notices after its flock(2) (the name no
  * longer leads to what it has open) and starts over.
+ *
+ * Pruning drops an event directory once its newest file is more than
+ * state_ttl days old, kept payload included (Stripe has given up on the
+ * event long before).  The tools (statetools.c) lock an event to change
+ * it (forget; replay through the delivery code) but read it unlocked
+ * (status), which is safe because every file is replaced atomically.
+ * Files a tool creates belong to whoever runs it: the tools are meant to
+ * run as the user deliveries run as.
  */
 #include "config.h"
 
@@ -57,26 +65,13 @@
 
 #include "stripehook.h"
 
-/*
- * Additions to the state interface used by the operator tools
- * (statetools.c).  They belong in stripehook.h; until they are there they
- * are declared here and, identically, in statetools.c.
- */
-enum sh_err state_open_existing(const struct sh_config *, const char *,
-	    int, struct sh_state **);
-int	state_payload(struct sh_state *, struct sh_buf *, size_t);
-int	state_records(struct sh_state *,
-	    int (*)(void *, const char *, time_t), void *);
-int	state_forget(struct sh_state *, const char *);
-enum sh_err state_prune(const struct sh_config *, time_t, unsigned *,
-	    unsigned *);
-
 #define STATE_LOCK		"lock"
 #define STATE_PAYLOAD		"payload"
 #define STATE_RECORD_PREFIX	"ok-"
 #define STATE_TMP_PREFIX	".tmp-"
 #define STATE_HASH_HEX		64		/* SHA-256 in hex */
-#define STATE_NAME_MAX		64 + STATE_HASH_HEX	/* any of our names */
+/* Bytes of our longest name ("ok-" and the hash) with its NUL. */
+#define STATE_NAME_MAX		(sizeof(STATE_RECORD_PREFIX) + STATE_HASH_HEX)
 #define STATE_RECORD_MAX	(SH_CONFIG_LINE_MAX + 64)	/* bytes */
 #define STATE_OPEN_TRIES	8	/* restarts when prune interferes */
 #define STATE_DIR_MODE		0700
@@ -338,14 +333,12 @@ write_atomic(struct sh_state *st, const char *name, mode_t mode,
 	int		 fd = -1, made = 0;
 
 	(void)snprintf(tmp, sizeof(tmp), "%s%s", STATE_TMP_PREFIX, name);
-	what = name;
 	if (!st->root_synced) {
-		step = "fsync";
-		what = "";
-		if (fsync(st->rootfd) == -1)
-			goto done;
+		if (fsync(st->rootfd) == -1) {
+			log_warn("state: fsync %s", st->state_dir);
+			return SH_E_STATE;
+		}
 		st->root_synced = 1;
-		what = name;
 	}
 	what = tmp;
 	step = "create";
@@ -384,6 +377,8 @@ write_atomic(struct sh_state *st, const char *name, mode_t mode,
 	if (renameat(st->dirfd, tmp, st->dirfd, name) == -1)
 		goto done;
 	made = 0;
+	/* Failing here leaves the file in place but maybe not on disk: the
+	 * caller still answers 500, and the redelivery finds it. */
 	step = "fsync";
 	what = "";
 	if (fsync(st->dirfd) == -1)
@@ -545,8 +540,8 @@ done:
 
 /*
  * Calls fn(arg, identity, time) for each success record of the event, in
- * no particular order; stops when fn returns -1.  0, or -1 when the
- * directory cannot be read or a record is unreadable (logged).
+ * no particular order.  0, or -1 when the directory cannot be read or a
+ * record is unreadable (logged), or fn returned -1 (which stops it).
  */
 int
 state_records(struct sh_state *st, int (*fn)(void *, const char *, time_t),
@@ -582,7 +577,7 @@ state_records(struct sh_state *st, int (*fn)(void *, const char *, time_t),
 		if (read_record(st, de->d_name, &b, &when) == -1)
 			goto done;
 		if (fn(arg, b.p, when) == -1)
-			break;
+			goto done;
 	}
 	rc = 0;
 done:
@@ -728,6 +723,7 @@ state_prune(const struct sh_config *cfg, time_t now, unsigned *removed,
 {
 	struct sh_state	*st;
 	struct dirent	*de;
+	struct stat	 sb;
 	DIR		*d = NULL;
 	time_t		 newest, ttl;
 	enum sh_err	 rc = SH_E_STATE, e;
@@ -757,7 +753,9 @@ state_prune(const struct sh_config *cfg, time_t now, unsigned *removed,
 		}
 		/* Only names a delivery could have made; "." and ".." and
 		 * anything else the operator put there are not. */
-		if (!event_id_valid(de->d_name, strlen(de->d_name)))
+		if (!event_id_valid(de->d_name, strlen(de->d_name)) ||
+		    fstatat(dirfd(d), de->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
 			continue;
 		if ((e = state_open_existing(cfg, de->d_name, 1, &st)) ==
 		    SH_E_IN_PROGRESS) {

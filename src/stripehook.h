@@ -261,6 +261,20 @@ enum sh_err state_record(struct sh_state *, const struct sh_hook *);
 /* All matching hooks succeeded: drop the kept payload. */
 enum sh_err state_finish(struct sh_state *);
 void	state_close(struct sh_state *);		/* unlocks, frees */
+/* For the tools: opens an existing event without creating anything (SH_OK
+ * with *out NULL: unknown event), optionally locked. */
+enum sh_err state_open_existing(const struct sh_config *, const char *,
+	    int lock, struct sh_state **out);
+/* The kept payload: 1 kept (into buf), 0 not kept, -1 error. */
+int	state_payload(struct sh_state *, struct sh_buf *, size_t max);
+/* Calls fn for each success record; 0 or -1. */
+int	state_records(struct sh_state *,
+	    int (*fn)(void *, const char *identity, time_t when), void *arg);
+/* Drops the record of one hook (identity) or all (NULL): 1, 0 none, -1. */
+int	state_forget(struct sh_state *, const char *identity);
+/* Drops events older than state_ttl that no delivery holds. */
+enum sh_err state_prune(const struct sh_config *, time_t now,
+	    unsigned *removed, unsigned *busy);
 
 /* ---- The request (request.c) ---- */
 /* One request as a transport sees it.  Strings are NULL when absent. */
