@@ -38,6 +38,9 @@
 					 * default (fs.pipe-max-size) */
 #define HOOK_POLL_TICK_MS	20	/* exit polling without a pidfd */
 #define HOOK_ENV_STRIPE_MAX	9	/* STRIPE_* variables (SPEC 5) */
+#define HOOK_CLOSE_LOOP_MAX	65536	/* fds closed one by one where
+					 * close_range is missing and the
+					 * limit is unbounded */
 
 /* Steps of the child's set-up, reported to the parent on failure. */
 enum hk_step {
@@ -254,14 +257,25 @@ child_fail(int errfd, int step)
 	_exit(127);
 }
 
+/* Sets both limits, so the hook cannot raise them again.  Where the hard
+ * limit may not be changed (some sandboxes and valgrind refuse it for
+ * RLIMIT_NOFILE), the soft limit alone, which is the one enforced. */
 static int
 child_limit(int resource, long long value)
 {
-	struct rlimit	 rl;
+	struct rlimit	 rl, old;
 
 	if (value < 0)
 		return 0;
 	rl.rlim_cur = rl.rlim_max = (rlim_t)value;
+	if (setrlimit(resource, &rl) == 0)
+		return 0;
+	if (errno != EPERM || getrlimit(resource, &old) == -1 ||
+	    (old.rlim_max != RLIM_INFINITY && old.rlim_max < (rlim_t)value)) {
+		errno = EPERM;
+		return -1;
+	}
+	rl.rlim_max = old.rlim_max;
 	return setrlimit(resource, &rl);
 }
 
@@ -461,20 +475,25 @@ static void
 tag_log(const char *tag, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Logs "TAG message"; anything from outside in the message is escaped
+ * by the caller. */
 static void
 tag_log(const char *tag, int prio, const char *fmt, ...)
 {
-	struct sh_buf	 b;
 	va_list		 ap;
-	char		 msg[512];
+	char		*msg, *line;
+	int		 rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rc = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	buf_init(&b);
-	if (buf_printf(&b, "%s %s", tag, msg) == 0)
-		log_line(prio, b.p);
-	buf_free(&b);
+	if (rc == -1)
+		return;
+	if (asprintf(&line, "%s %s", tag, msg) != -1) {
+		log_line(prio, line);
+		free(line);
+	}
+	free(msg);
 }
 
 /*
@@ -498,8 +517,8 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	struct hk_log		 lg;
 	struct hk_spawn_err	 se;
 	struct pollfd		 pfd[4];
-	struct sh_buf		 tag;
-	sigset_t		 all, pipeset, oldmask, pend;
+	struct sh_buf		 tag, esc;
+	sigset_t		 mask, pipeset, oldmask, pend;
 	struct timespec		 zero = { 0, 0 };
 	struct rlimit		 rl;
 	char			**envp = NULL;
@@ -511,7 +530,7 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	int			 pidfd = -1, *fds[8], i, np, status = 0;
 	int			 blocked = 0, pipe_pending = 0, exited = 0;
 	int			 term_sent = 0, kill_sent = 0, ms;
-	pid_t			 pid = -1;
+	pid_t			 pid = -1, w;
 	ssize_t			 n;
 	double			 start, now, deadline, kill_at = 0, next;
 
@@ -519,6 +538,7 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	sigemptyset(&pipeset);
 	sigaddset(&pipeset, SIGPIPE);
 	buf_init(&tag);
+	buf_init(&esc);
 	out.fd = err.fd = -1;
 	buf_init(&out.line);
 	buf_init(&err.line);
@@ -587,7 +607,7 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	c.stdio[1] = pout[1];
 	c.stdio[2] = perr[1];
 	c.errfd = pexec[1];
-	c.maxfd = 1024;
+	c.maxfd = HOOK_CLOSE_LOOP_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < INT_MAX)
 		c.maxfd = (int)rl.rlim_cur;
@@ -597,8 +617,8 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 
 	/* Block every signal across fork so that no handler of ours runs in
 	 * the child before it resets them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &oldmask);
+	sigfillset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, &oldmask);
 	blocked = 1;
 	start = mono_now();
 	pid = fork();
@@ -609,9 +629,9 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	 * handler; the default would kill us). */
 	sigpending(&pend);
 	pipe_pending = sigismember(&pend, SIGPIPE);
-	all = oldmask;
-	sigaddset(&all, SIGPIPE);
-	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	mask = oldmask;
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (pid == -1) {
 		tag_log(tag.p, LOG_WARNING, "spawn-failed: fork: %s",
 		    strerror(errno));
@@ -635,9 +655,11 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	}
 	close_fd(&pexec[0]);
 	if (got > 0) {
-		if (got == sizeof(se) && se.step == HK_EXECVE)
+		buf_reset(&esc);
+		if (got == sizeof(se) && se.step == HK_EXECVE &&
+		    buf_escape(&esc, hook->argv[0], strlen(hook->argv[0])) == 0)
 			tag_log(tag.p, LOG_WARNING, "spawn-failed: cannot "
-			    "execute %s: %s", hook->argv[0], strerror(se.err));
+			    "execute %s: %s", esc.p, strerror(se.err));
 		else if (got == sizeof(se) && se.step >= 0 &&
 		    se.step <= HK_EXECVE)
 			tag_log(tag.p, LOG_WARNING, "spawn-failed: %s: %s",
@@ -739,8 +761,13 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	out_flush(&lg, &err);
 	if (term_sent && !kill_sent)
 		(void)kill(-pid, SIGKILL);	/* the rest of a timed-out group */
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
 		;
+	if (w == -1) {
+		/* Reaped elsewhere: the outcome is unknown, so not a success. */
+		tag_log(tag.p, LOG_WARNING, "waitpid: %s", strerror(errno));
+		status = W_EXITCODE(127, 0);
+	}
 	res->status = status;
 	res->ok = !res->timed_out && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0;
@@ -755,7 +782,7 @@ done:
 			if (sigismember(&pend, SIGPIPE))
 				(void)sigtimedwait(&pipeset, NULL, &zero);
 		}
-		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	}
 	if (pidfd != -1)
 		close(pidfd);
@@ -770,6 +797,7 @@ done:
 	buf_free(&out.line);
 	buf_free(&err.line);
 	buf_free(&tag);
+	buf_free(&esc);
 	env_free(envp, nown);
 	return res->ok ? 0 : -1;
 }
