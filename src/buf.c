@@ -100,8 +100,9 @@ buf_printf(struct sh_buf *b, const char *fmt, ...)
 	return 0;
 }
 
-int
-buf_escape(struct sh_buf *b, const char *src, size_t len)
+/* Escapes for a bare word (space too) or, quoted, for inside "..." */
+static int
+escape(struct sh_buf *b, const char *src, size_t len, int quoted)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)src;
@@ -121,7 +122,7 @@ buf_escape(struct sh_buf *b, const char *src, size_t len)
 		default:
 			break;
 		}
-		if (s[i] <= 0x20 || s[i] >= 0x7f) {
+		if (s[i] < 0x20 || s[i] >= 0x7f || (s[i] == ' ' && !quoted)) {
 			e[0] = '\\';
 			e[1] = 'x';
 			e[2] = hex[s[i] >> 4];
@@ -131,6 +132,18 @@ buf_escape(struct sh_buf *b, const char *src, size_t len)
 			buf_append(b, &s[i], 1);
 	}
 	return 0;
+}
+
+int
+buf_escape(struct sh_buf *b, const char *src, size_t len)
+{
+	return escape(b, src, len, 0);
+}
+
+int
+buf_qescape(struct sh_buf *b, const char *src, size_t len)
+{
+	return escape(b, src, len, 1);
 }
 
 int

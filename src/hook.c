@@ -362,7 +362,7 @@ out_log(struct hk_log *lg, const struct hk_stream *s, const char *p,
 	}
 	lg->logged += n + 1;
 	if (buf_printf(&b, "%s stream=%s line=\"", lg->tag, s->name) == 0 &&
-	    buf_escape(&b, p, n) == 0 && buf_puts(&b, "\"") == 0 &&
+	    buf_qescape(&b, p, n) == 0 && buf_puts(&b, "\"") == 0 &&
 	    (!truncated || buf_puts(&b, " truncated=1") == 0))
 		log_line(s->prio, b.p);
 	buf_free(&b);
@@ -556,7 +556,7 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	    buf_escape(&tag, ev->id != NULL ? ev->id : "-",
 	    ev->id != NULL ? strlen(ev->id) : 1) == -1 ||
 	    buf_puts(&tag, " hook=\"") == -1 ||
-	    buf_escape(&tag, hook->identity != NULL ? hook->identity :
+	    buf_qescape(&tag, hook->identity != NULL ? hook->identity :
 	    hook->argv[0], strlen(hook->identity != NULL ? hook->identity :
 	    hook->argv[0])) == -1 || buf_puts(&tag, "\"") == -1) {
 		log_warn("hook: cannot start");

@@ -28,7 +28,7 @@ usage(void)
 "       stripehook [-c file] status event-id\n"
 "       stripehook [-c file] replay event-id\n"
 "       stripehook [-c file] forget event-id [hook]\n"
-"       stripehook [-c file] prune\n"
+"       stripehook [-c file] prune [-v]\n"
 "       stripehook version\n", stderr);
 }
 

@@ -127,7 +127,7 @@ log_hook(struct sh_buf *logtail, const struct sh_hook *h,
 	if (logtail == NULL)
 		return;
 	buf_puts(logtail, " hook=\"");
-	buf_escape(logtail, h->identity, strlen(h->identity));
+	buf_qescape(logtail, h->identity, strlen(h->identity));
 	buf_printf(logtail, "\" result=%s duration=%.3f",
 	    hook_result_word(res, word, sizeof(word)), res->seconds);
 }

@@ -85,6 +85,8 @@ int	buf_printf(struct sh_buf *, const char *, ...)
 /* Appends src with C-style escapes: \\ \" \n \r \t, \xHH for other bytes
  * below 0x20, 0x7f and above, and for space; so the result is one word. */
 int	buf_escape(struct sh_buf *, const char *src, size_t len);
+/* The same for inside a quoted value: spaces stay as they are. */
+int	buf_qescape(struct sh_buf *, const char *src, size_t len);
 
 /* ---- Logging (log.c) ---- */
 void	log_init(const char *ident);

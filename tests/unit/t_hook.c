@@ -125,12 +125,12 @@ mkhook(struct sh_hook *h, char **argv)
 	h->argv = argv;
 	h->identity = ident;
 	h->line = 1;
-	/* Expected tag: identity escaped by hand (spaces as \x20; the test
-	 * paths hold no other special byte). */
+	/* Expected tag: the identity as is inside quotes (spaces stay; the
+	 * test paths hold no other special byte). */
 	snprintf(idtag, sizeof(idtag), "hook event=%s hook=\"charge.*",
 	    "evt_1NG8Du2eZvKYlo2CUI79vXWy");
 	for (i = 0; argv[i] != NULL; i++) {
-		strncat(idtag, "\\x20", sizeof(idtag) - strlen(idtag) - 1);
+		strncat(idtag, " ", sizeof(idtag) - strlen(idtag) - 1);
 		strncat(idtag, argv[i], sizeof(idtag) - strlen(idtag) - 1);
 	}
 	strncat(idtag, "\"", sizeof(idtag) - strlen(idtag) - 1);
@@ -351,13 +351,13 @@ test_exit_codes(const struct sh_config *cfg)
 	is_str(r.word, "ok", "exit 0: word ok");
 	ok(r.res.seconds >= 0 && r.res.seconds < 10, "exit 0: seconds %.3f",
 	    r.res.seconds);
-	ok(logged(&r, "stream=stdout line=\"hello\\x20\\\"w\\\"\\x20\\\\"
-	    "\\x20x\\tz\""), "exit 0: stdout line escaped and tagged");
+	ok(logged(&r, "stream=stdout line=\"hello \\\"w\\\" \\\\"
+	    " x\\tz\""), "exit 0: stdout line escaped and tagged");
 	ok(logged(&r, "stream=stderr line=\"oops\""),
 	    "exit 0: stderr line tagged");
 	ok(logged(&r, "stream=stdout line=\"last\""),
 	    "exit 0: final line without newline logged");
-	snprintf(want, sizeof(want), "hook=\"charge.*\\x20%s\"", a0[0]);
+	snprintf(want, sizeof(want), "hook=\"charge.* %s\"", a0[0]);
 	ok(strstr(r.log, want) != NULL, "exit 0: identity escaped");
 	run_free(&r);
 
