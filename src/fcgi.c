@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,35 +38,45 @@ on_signal(int sig)
 }
 
 /*
- * libfcgi has no read timeout, so wait for the connection to become
- * readable ourselves whenever its buffer is empty, then take one byte
- * (which refills the buffer from one read of the socket) and whatever
+ * libfcgi has no read timeout (PITFALLS), and polling the connection is
+ * wrong: libfcgi reads the socket in large chunks, so the body (often the
+ * whole request, in one write from the web server) may already sit in its
+ * buffer while the socket has nothing more to read.  So the timeout is
+ * put on the socket itself (SO_RCVTIMEO, cleared after the request): a
+ * read(2) with no byte for timeout seconds fails with EAGAIN, which
+ * libfcgi reports as the stream's error.  Take one byte (which makes
+ * libfcgi deliver what it holds, or read the socket once) and whatever
  * else is already buffered.
  */
+static int
+fcgi_set_timeout(FCGX_Request *r, int timeout)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = timeout;
+	tv.tv_usec = 0;
+	return setsockopt(r->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 static ssize_t
 fcgi_read(void *ctx, void *buf, size_t len, int timeout)
 {
 	FCGX_Request	*r = ctx;
 	FCGX_Stream	*in = r->in;
-	struct pollfd	 pfd;
 	size_t		 avail;
-	int		 n, m, rc;
+	int		 n, m, err;
 
 	if (len == 0)
 		return 0;
 	if (in->rdNext == in->stop && !in->isClosed) {
-		pfd.fd = r->ipcFd;
-		pfd.events = POLLIN;
-		/* A signal (SIGTERM, SIGHUP) does not cut a request short. */
-		do
-			rc = poll(&pfd, 1, timeout * 1000);
-		while (rc == -1 && errno == EINTR);
-		if (rc == -1)
+		if (fcgi_set_timeout(r, timeout) == -1)
 			return -1;
-		if (rc == 0)
-			return -2;
-		if ((n = FCGX_GetStr(buf, 1, in)) <= 0)
-			return FCGX_GetError(in) ? -1 : 0;
+		if ((n = FCGX_GetStr(buf, 1, in)) <= 0) {
+			err = FCGX_GetError(in);
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				return -2;
+			return err ? -1 : 0;
+		}
 		buf = (char *)buf + 1;
 		len--;
 	} else
@@ -122,6 +134,7 @@ fcgi_main(int listenfd, const char *cfgpath)
 {
 	FCGX_Request		 req;
 	struct sigaction	 sa;
+	sigset_t		 reqmask, oldmask;
 	struct sh_request	 rq;
 	struct sh_config	*cfg, *ncfg;
 	char			 why[1024], nwhy[1024];
@@ -150,6 +163,13 @@ fcgi_main(int listenfd, const char *cfgpath)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Held while a request is handled: without SA_RESTART they would
+	 * interrupt libfcgi's read(2) of the body, which then fails the
+	 * request.  They are acted on between requests. */
+	sigemptyset(&reqmask);
+	sigaddset(&reqmask, SIGTERM);
+	sigaddset(&reqmask, SIGINT);
+	sigaddset(&reqmask, SIGHUP);
 
 	while (!got_term) {
 		if (FCGX_Accept_r(&req) < 0) {
@@ -161,6 +181,7 @@ fcgi_main(int listenfd, const char *cfgpath)
 				poll(NULL, 0, 100);
 			}
 		} else {
+			sigprocmask(SIG_BLOCK, &reqmask, &oldmask);
 			/* A failed start is retried at most once a second. */
 			if (cfg == NULL && time(NULL) != last_try) {
 				cfg = load(cfgpath, why, sizeof(why));
@@ -184,7 +205,10 @@ fcgi_main(int listenfd, const char *cfgpath)
 			rq.write = fcgi_write;
 			rq.ctx = &req;
 			request_handle(&rq, cfg, why);
+			/* An idle kept-alive connection waits as before. */
+			fcgi_set_timeout(&req, 0);
 			FCGX_Finish_r(&req);
+			sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		}
 		if (got_hup) {
 			got_hup = 0;

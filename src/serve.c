@@ -33,6 +33,9 @@
 #define SERVE_BACKLOG		128
 #define SERVE_QUICK_DEATH	1	/* seconds: a worker dying sooner backs off */
 #define SERVE_BACKOFF_MAX	30	/* seconds */
+#define SERVE_SOCKET_MODE	0660	/* SPEC 1 */
+#define SERVE_SOCKET_UMASK	0117	/* makes a socket 0660 at bind */
+#define SERVE_TMP_SUFFIX	11	/* ".PID" of the temporary name */
 
 struct worker {
 	pid_t	 pid;		/* 0: not running */
@@ -87,29 +90,36 @@ is_loopback(const struct sockaddr *sa)
 
 /*
  * unix:/path: a socket of our own, mode 0660, group gid (when not -1).  An
- * existing path is replaced only when it is a socket.
+ * existing path is replaced only when it is a socket.  The socket is bound
+ * under a temporary name in the same directory with its final mode (by
+ * the umask) and group, then renamed into place: it never shows up at
+ * path with other permissions, and a socket already there is replaced
+ * atomically.
  */
 static int
 listen_unix(const char *path, gid_t gid)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
-	int			 fd;
+	char			 tmp[sizeof(sun.sun_path)];
+	mode_t			 mask;
+	int			 fd, n, rc;
 
-	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
-		log_warnx("--listen unix:%s: need an absolute path shorter "
-		    "than %zu bytes", path, sizeof(sun.sun_path));
+	n = snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+	if (path[0] != '/' || n < 0 || (size_t)n >= sizeof(tmp)) {
+		log_warnx("--listen unix:%s: need an absolute path of at most "
+		    "%zu bytes", path, sizeof(tmp) - 1 - SERVE_TMP_SUFFIX);
 		return -1;
 	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_warnx("%s exists and is not a socket", path);
-			return -1;
-		}
-		if (unlink(path) == -1) {
-			log_warn("unlink %s", path);
-			return -1;
-		}
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		log_warnx("%s exists and is not a socket", path);
+		return -1;
+	}
+	/* A leftover of a process that had our pid. */
+	if (lstat(tmp, &st) == 0 && (!S_ISSOCK(st.st_mode) ||
+	    unlink(tmp) == -1)) {
+		log_warnx("%s is in the way", tmp);
+		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		log_warn("socket");
@@ -117,17 +127,21 @@ listen_unix(const char *path, gid_t gid)
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		log_warn("bind %s", path);
+	memcpy(sun.sun_path, tmp, (size_t)n + 1);
+	mask = umask(SERVE_SOCKET_UMASK);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (rc == -1) {
+		log_warn("bind %s", tmp);
 		close(fd);
 		return -1;
 	}
-	if (chmod(path, 0660) == -1 ||
-	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1)) {
-		log_warn("set the mode of %s", path);
+	if (chmod(tmp, SERVE_SOCKET_MODE) == -1 ||
+	    (gid != (gid_t)-1 && chown(tmp, (uid_t)-1, gid) == -1) ||
+	    rename(tmp, path) == -1) {
+		log_warn("cannot put the socket in place at %s", path);
 		close(fd);
-		unlink(path);
+		unlink(tmp);
 		return -1;
 	}
 	return fd;
@@ -193,14 +207,29 @@ bad:
 	return -1;
 }
 
+/* A decimal number from the environment, or -1. */
+static long
+env_number(const char *name)
+{
+	const char	*s = getenv(name);
+	char		*end;
+	long		 v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	return v;
+}
+
 /* systemd socket activation: LISTEN_PID is us, LISTEN_FDS >= 1, fd 3. */
 static int
 listen_systemd(void)
 {
-	const char	*pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
-
-	if (pid == NULL || n == NULL || atol(pid) != (long)getpid() ||
-	    atoi(n) < 1)
+	if (env_number("LISTEN_PID") != (long)getpid() ||
+	    env_number("LISTEN_FDS") < 1)
 		return -1;
 	if (fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
 		return -1;
@@ -403,6 +432,11 @@ serve_main(int argc, char **argv, const char *cfgpath)
 						kill(w[i].pid, SIGKILL);
 				stop_deadline = now + 3600;
 			}
+			/* Again each second: a TERM that came just before a
+			 * worker entered accept() is not lost. */
+			for (i = 0; i < nworkers; i++)
+				if (w[i].pid > 0)
+					kill(w[i].pid, SIGTERM);
 			timeout = 1000;
 		}
 
