@@ -669,7 +669,6 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 			;
 		res->status = status;
-		pid = -1;
 		goto done;
 	}
 	res->spawned = 1;
@@ -771,7 +770,6 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	res->status = status;
 	res->ok = !res->timed_out && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0;
-	pid = -1;
 
 done:
 	res->seconds = mono_now() - start;

@@ -357,6 +357,11 @@ serve_main(int argc, char **argv, const char *cfgpath)
 		return 1;
 	if (listen(fd, SERVE_BACKLOG) == -1) {
 		log_warn("listen");
+		close(fd);
+		if (unix_path != NULL) {
+			unlink(unix_path);
+			free(unix_path);
+		}
 		return 1;
 	}
 
