@@ -280,7 +280,7 @@ serve_main(int argc, char **argv, const char *cfgpath)
 	const char		*listen_addr = NULL, *path;
 	char			*unix_path = NULL;
 	gid_t			 gid = (gid_t)-1;
-	int			 nworkers = SH_DEFAULT_WORKERS, ch, fd, i;
+	int			 nworkers = SH_DEFAULT_WORKERS, ch, fd = -1, i;
 	int			 stopping = 0, alive, timeout, status;
 	long			 grace;
 	time_t			 now, stop_deadline = 0;
@@ -522,5 +522,11 @@ badcfg:
 	diag_free(&diag);
 	if (cfg != NULL)
 		config_free(cfg);
+	if (fd != -1)
+		close(fd);
+	if (unix_path != NULL) {
+		unlink(unix_path);
+		free(unix_path);
+	}
 	return 1;
 }

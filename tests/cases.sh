@@ -716,9 +716,9 @@ cases_fcgi_only() {
 	if [ "$i" -le 200 ]; then
 		ok 1 "fcgi: open fds after 200 requests (not reached)"
 		ok 1 "fcgi: RSS after 200 requests (not reached)"
-	elif [ -n "${STRIPEHOOK_VALGRIND:-}" ]; then
+	elif [ -n "${STRIPEHOOK_VALGRIND:-}${STRIPEHOOK_SANITIZED:-}" ]; then
 		is "$fd200" "$fd20" "fcgi: open fds after 200 requests = after 20"
-		skip "RSS under valgrind"
+		skip "RSS under valgrind or the sanitizers"
 	else
 		is "$fd200" "$fd20" "fcgi: open fds after 200 requests = after 20"
 		[ "$rss200" -le $((rss20 + 512)) ]
