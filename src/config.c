@@ -867,11 +867,15 @@ secrets_load(const char *path, struct sh_secrets *out, struct sh_diag *diag)
 		if (p == e)
 			continue;
 		for (i = 0; p + i < e; i++)
-			if (p[i] <= 0x20 || p[i] == 0x7f)
+			/* Printable ASCII only: a pasted non-breaking
+			 * space or other non-ASCII byte is whitespace
+			 * or garbage, never part of a Stripe secret. */
+			if ((unsigned char)p[i] <= 0x20 ||
+			    (unsigned char)p[i] >= 0x7f)
 				break;
 		if (p + i < e) {
-			diag_error(diag, "%s:%u: secret holds whitespace or "
-			    "control bytes", path, line);
+			diag_error(diag, "%s:%u: secret holds whitespace, "
+			    "control or non-ASCII bytes", path, line);
 			bad = 1;
 			continue;
 		}

@@ -26,15 +26,24 @@
 static volatile sig_atomic_t	 got_term;
 static volatile sig_atomic_t	 got_hup;
 
+/*
+ * TERM, INT and USR1 (libfcgi's own "finish and exit") stop the app after
+ * the request in flight; HUP reloads.  A signal that lands just before
+ * accept(2) starts would wait for the next connection, so each also arms
+ * a one-second alarm whose (empty) handler interrupts that accept.
+ */
 static void
 on_signal(int sig)
 {
+	if (sig == SIGALRM)
+		return;
 	if (sig == SIGHUP)
 		got_hup = 1;
 	else {
 		got_term = 1;
 		FCGX_ShutdownPending();
 	}
+	alarm(1);
 }
 
 /*
@@ -163,6 +172,8 @@ fcgi_main(int listenfd, const char *cfgpath)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	/* Held while a request is handled: without SA_RESTART they would
 	 * interrupt libfcgi's read(2) of the body, which then fails the
 	 * request.  They are acted on between requests. */
@@ -170,6 +181,8 @@ fcgi_main(int listenfd, const char *cfgpath)
 	sigaddset(&reqmask, SIGTERM);
 	sigaddset(&reqmask, SIGINT);
 	sigaddset(&reqmask, SIGHUP);
+	sigaddset(&reqmask, SIGUSR1);
+	sigaddset(&reqmask, SIGALRM);
 
 	while (!got_term) {
 		if (FCGX_Accept_r(&req) < 0) {
@@ -186,6 +199,8 @@ fcgi_main(int listenfd, const char *cfgpath)
 			if (cfg == NULL && time(NULL) != last_try) {
 				cfg = load(cfgpath, why, sizeof(why));
 				last_try = time(NULL);
+				if (cfg != NULL)
+					log_use_syslog(cfg->log_syslog);
 			}
 			memset(&rq, 0, sizeof(rq));
 			rq.method = FCGX_GetParam("REQUEST_METHOD", req.envp);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +71,26 @@ main(int argc, char *argv[])
 		{ "prune",	tool_prune },
 	};
 	const char	*cfgpath = NULL;
+	struct sigaction sa;
+	sigset_t	 none;
 	size_t		 i;
 	int		 ai = 1;
 
 	log_init("stripehook");
+	/*
+	 * Whatever started us may have left SIGCHLD ignored (then the kernel
+	 * reaps hooks itself and no exit status can be had) or signals
+	 * blocked; SIGPIPE is ignored so that a peer gone away is an error
+	 * to handle, not the end of the process before its log line.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Keep the secrets out of core dumps and ptrace by other users. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 

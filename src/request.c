@@ -55,6 +55,27 @@ drain(struct sh_request *rq, size_t max)
 }
 
 /*
+ * How much to drain before an early answer: the announced length when it
+ * is a number (the web server sends no more), else up to end of input;
+ * never more than SH_DRAIN_MAX.
+ */
+static size_t
+drain_limit(const char *cl)
+{
+	size_t	 v = 0;
+
+	if (cl == NULL || *cl == '\0')
+		return SH_DRAIN_MAX;
+	for (; *cl != '\0'; cl++) {
+		if (*cl < '0' || *cl > '9')
+			return SH_DRAIN_MAX;
+		if (v <= SH_DRAIN_MAX)
+			v = v * 10 + (size_t)(*cl - '0');
+	}
+	return v < SH_DRAIN_MAX ? v : SH_DRAIN_MAX;
+}
+
+/*
  * RFC 3875 4.1.2: CONTENT_LENGTH is 1*digit.  Rows 3-5 of SPEC 2: unset or
  * empty is 411, anything but ASCII digits is 400, over max_body (however
  * many digits) is 413.  The value is never converted past max_body, so no
@@ -178,7 +199,11 @@ request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
 				pending++;
 		}
 		if (pending == 0) {
+			/* A payload left by a handler that died after its
+			 * last record goes now; failing that is no reason
+			 * to refuse the duplicate. */
 			*duplicate = 1;
+			(void)state_finish(st);
 			goto out;
 		}
 		if ((err = state_keep_payload(st, body, len)) != SH_OK)
@@ -340,7 +365,7 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 
 early:
 	if (rq->drain_early)
-		drain(rq, SH_DRAIN_MAX);
+		drain(rq, drain_limit(rq->content_length));
 done:
 	status = answer(rq, err, out);
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -243,7 +244,7 @@ static pid_t
 spawn_worker(int listenfd, const char *cfgpath)
 {
 	struct sigaction sa;
-	pid_t	 pid;
+	pid_t	 pid, master = getpid();
 	int	 sig;
 
 	if ((pid = fork()) == -1) {
@@ -259,6 +260,9 @@ spawn_worker(int listenfd, const char *cfgpath)
 		sigaction(sig, &sa, NULL);
 	close(sigpipe_fds[0]);
 	close(sigpipe_fds[1]);
+	/* A worker outliving its master finishes its request and stops. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
+		_exit(1);
 	/* The listening socket must reach accept() but no hook. */
 	_exit(fcgi_main(listenfd, cfgpath));
 }
@@ -337,8 +341,10 @@ serve_main(int argc, char **argv, const char *cfgpath)
 		gid = pw->pw_gid;
 	}
 	log_use_syslog(cfg->log_syslog);
-	grace = cfg->hook_timeout * (long)(cfg->nhooks ? cfg->nhooks : 1) +
-	    SH_HOOK_KILL_GRACE + SH_BODY_IDLE_TIMEOUT + 5;
+	/* The longest a request can take: its body, then every hook up to
+	 * its timeout and kill grace. */
+	grace = (cfg->hook_timeout + SH_HOOK_KILL_GRACE) *
+	    (long)(cfg->nhooks ? cfg->nhooks : 1) + SH_BODY_IDLE_TIMEOUT + 5;
 	config_free(cfg);
 	cfg = NULL;
 

@@ -91,6 +91,8 @@ load_config(const char *cfgpath, struct sh_config **cfgp)
 	struct sh_diag	 diag;
 	size_t		 i;
 
+	if (cfgpath == NULL)
+		cfgpath = config_default_path();
 	memset(&diag, 0, sizeof(diag));
 	if ((*cfgp = config_load(cfgpath, &diag)) == NULL) {
 		for (i = 0; i < diag.nerrors; i++)

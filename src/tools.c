@@ -87,8 +87,9 @@ get_opts(int argc, char **argv, const char *allowed, const char *cfgpath,
 			break;
 		case 't':
 		case 'n':
+			/* SPEC 3: t is [1-9][0-9]{0,17}. */
 			if (parse_ll(optarg, 999999999999999999LL,
-			    &o->when) == -1) {
+			    &o->when) == -1 || o->when < 1) {
 				fprintf(stderr, "stripehook %s: bad time: "
 				    "%s\n", argv[0], optarg);
 				return -1;

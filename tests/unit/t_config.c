@@ -849,21 +849,26 @@ test_secrets(void)
 	secrets_bad(S(""), 0600, "holds no secret", 0);
 	secrets_bad(S("\n \r\n\t\n"), 0600, "holds no secret", 0);
 	secrets_bad(S("whsec_ok\nwhsec_a b\n"), 0600,
-	    "secret holds whitespace or control bytes", 2);
+	    "secret holds whitespace, control or non-ASCII bytes", 2);
 	secrets_bad(S("whsec_a\tb\n"), 0600,
-	    "secret holds whitespace or control bytes", 1);
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
 	secrets_bad(S("whsec_a\rb\n"), 0600,
-	    "secret holds whitespace or control bytes", 1);
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
 	secrets_bad(S("whsec_ab\r \n"), 0600,
-	    "secret holds whitespace or control bytes", 1);
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
 	secrets_bad(S("whsec_a\x01" "b\n"), 0600,
-	    "secret holds whitespace or control bytes", 1);
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
 	secrets_bad(S("whsec_a\x7f\n"), 0600,
-	    "secret holds whitespace or control bytes", 1);
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
 	secrets_bad(S("SECRET\0X\n"), 0600,
-	    "secret holds whitespace or control bytes", 1);
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
 	secrets_bad(S("whsec_a\vb\n"), 0600,
-	    "secret holds whitespace or control bytes", 1);
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
+	/* A pasted non-breaking space (U+00A0) and other non-ASCII bytes. */
+	secrets_bad(S("whsec_a\xc2\xa0\n"), 0600,
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
+	secrets_bad(S("whsec_\xff\n"), 0600,
+	    "secret holds whitespace, control or non-ASCII bytes", 1);
 
 	memset(big, 'a', sizeof(big));
 	secrets_ok(big, 65536, 0600, "65536 bytes accepted", &s, &d);
