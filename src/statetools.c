@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +323,28 @@ done:
  * redelivery would (records, lock and all, through request_run_hooks).
  * No signature is checked: the payload was verified before it was kept.
  */
+/* Switches to the named user (not root) for good.  0, or -1 after saying
+ * why. */
+static int
+become_user(const char *name)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(name)) == NULL || pw->pw_uid == 0) {
+		fprintf(stderr, "stripehook: user %s: %s\n", name,
+		    pw == NULL ? "no such user" : "must not be root");
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1 ||
+	    setuid(0) != -1) {
+		fprintf(stderr, "stripehook: cannot switch to user %s\n",
+		    name);
+		return -1;
+	}
+	return 0;
+}
+
 int
 tool_replay(int argc, char **argv, const char *cfgpath)
 {
@@ -368,11 +392,22 @@ tool_replay(int argc, char **argv, const char *cfgpath)
 		    "event\n");
 		goto done;
 	}
+	/* As a redelivery would: as the configured user when started as
+	 * root, never silently as root. */
+	if (geteuid() == 0) {
+		if (cfg->user != NULL) {
+			if (become_user(cfg->user) == -1)
+				goto done;
+		} else
+			fprintf(stderr, "stripehook: warning: running the "
+			    "hooks as root (set user, or run replay as the "
+			    "user deliveries run as)\n");
+	}
 	warn_owner(cfg);
 	e = request_run_hooks(cfg, &ev, (const unsigned char *)payload.p,
 	    payload.len, &duplicate, &logtail);
 	if (logtail.len > 0)
-		log_info("replay id=%s %s", id, logtail.p);
+		log_info("replay id=%s%s", id, logtail.p);
 	switch (e) {
 	case SH_OK:
 		printf("%s\n", duplicate ? "every hook had already succeeded" :

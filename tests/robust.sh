@@ -114,6 +114,30 @@ h=$(tool sign --secret-file "$W/secret" --timestamp 1 "$PI_EVENT")
 is "$h" "t=1,v1=$(sign_openssl "$SECRET" 1 "$PI_EVENT")" \
     "sign --timestamp 1 matches openssl"
 
+# ---- replay as root switches to the configured user --------------------------
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	chmod o+x "$W"
+	mkdir -p "$W/pub" "$W/rst/evt_whoami_1"
+	chmod 1777 "$W/pub"
+	printf '#!/bin/sh\nid -u > %s/pub/uid\ncat >/dev/null\n' "$W" >"$W/whoami"
+	chmod 0755 "$W/whoami"
+	printf 'secret_file %s/secret\nstate_dir %s/rst\nuser nobody\non test.whoami %s/whoami\n' \
+	    "$W" "$W" "$W" | write_conf replay
+	make_event "$W/rst/evt_whoami_1/payload" evt_whoami_1 test.whoami
+	chown -R nobody "$W/rst"
+	chmod -R go-rwx "$W/rst"
+	tool -c "$(conf_path replay)" replay evt_whoami_1 >"$W/replay.out" 2>&1
+	is "$?" 0 "replay as root with user: exit 0"
+	is "$(cat "$W/pub/uid" 2>/dev/null)" "$(id -u nobody)" \
+	    "replay as root with user: the hook ran as that user"
+	ok "$([ ! -e "$W/rst/evt_whoami_1/payload" ]; echo $?)" \
+	    "replay as root with user: the payload is dropped after success"
+else
+	for i in 1 2 3; do
+		skip "replay as root ($i): not root, or no user nobody"
+	done
+fi
+
 # ---- a FastCGI app stopped while it waits ------------------------------------
 for sig in TERM USR1; do
 	fcgi_start "$PLAIN_CONF"
