@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@
 					 * the largest pipe Linux allows by
 					 * default (fs.pipe-max-size) */
 #define HOOK_POLL_TICK_MS	20	/* exit polling without a pidfd */
+#define HOOK_CHILD_STACK	(64 * 1024)	/* the child's stack until execve */
 #define HOOK_ENV_STRIPE_MAX	9	/* STRIPE_* variables (SPEC 5) */
 #define HOOK_CLOSE_LOOP_MAX	65536	/* fds closed one by one where
 					 * close_range is missing and the
@@ -341,16 +344,34 @@ child_run(const struct hk_child *c)
 	child_fail(errfd, HK_EXECVE);
 }
 
-/* vfork in a frame of its own, so that no variable of hook_run lives
- * across it (the child runs on this stack until execve). */
-__attribute__((noinline)) static pid_t
+/*
+ * The child starts the way posix_spawn(3) starts one: clone(2) with
+ * CLONE_VM | CLONE_VFORK, so no page table is copied and we sleep until
+ * its execve, but on a stack of its own, so nothing it does can touch
+ * ours.  The stack is mapped once and reused: one hook runs at a time.
+ */
+static int
+child_entry(void *arg)
+{
+	child_run(arg);
+}
+
+static pid_t
 spawn_child(const struct hk_child *c)
 {
-	pid_t	 pid;
+	static char	*stack;
 
-	if ((pid = vfork()) == 0)
-		child_run(c);
-	return pid;
+	if (stack == NULL) {
+		stack = mmap(NULL, HOOK_CHILD_STACK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (stack == MAP_FAILED) {
+			stack = NULL;
+			return -1;
+		}
+	}
+	/* The stack grows down: hand clone its top. */
+	return clone(child_entry, stack + HOOK_CHILD_STACK,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)c);
 }
 
 /* Logs one line of hook output, escaped and tagged, within the run's
@@ -627,14 +648,13 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	c.files = cfg->limit_files;
 	c.fsize = cfg->limit_fsize;
 
-	/* Block every signal across vfork so that no handler of ours runs
-	 * in the child before it resets them.  vfork, not fork: the child
-	 * borrows our memory until execve instead of copying the page
-	 * tables, which halves the cost of a hook (docs/benchmarks.md).
-	 * child_run only makes system calls on its own stack and never
-	 * returns; the one thing it shares with us is errno, which we do
-	 * not read after a successful vfork.  (posix_spawn cannot set
-	 * PR_SET_PDEATHSIG or the resource limits.) */
+	/* Block every signal across the clone so that no handler of ours
+	 * runs in the child before it resets them.  Not fork: sharing our
+	 * memory until execve instead of copying the page tables halves
+	 * the cost of a hook (docs/benchmarks.md).  child_run only makes
+	 * system calls and never returns; the one thing it shares with us
+	 * is errno, which we do not read after a successful start.
+	 * (posix_spawn cannot set PR_SET_PDEATHSIG or resource limits.) */
 	sigfillset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, &oldmask);
 	blocked = 1;
@@ -649,7 +669,7 @@ hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
 	sigaddset(&mask, SIGPIPE);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (pid == -1) {
-		tag_log(tag.p, LOG_WARNING, "spawn-failed: vfork: %s",
+		tag_log(tag.p, LOG_WARNING, "spawn-failed: clone: %s",
 		    strerror(errno));
 		goto done;
 	}

@@ -115,7 +115,8 @@ is "$h" "t=1,v1=$(sign_openssl "$SECRET" 1 "$PI_EVENT")" \
     "sign --timestamp 1 matches openssl"
 
 # ---- replay as root switches to the configured user --------------------------
-if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 &&
+	[ -z "${STRIPEHOOK_VALGRIND:-}" ]; then
 	chmod o+x "$W"
 	mkdir -p "$W/pub" "$W/rst/evt_whoami_1"
 	chmod 1777 "$W/pub"
@@ -134,7 +135,7 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	    "replay as root with user: the payload is dropped after success"
 else
 	for i in 1 2 3; do
-		skip "replay as root ($i): not root, or no user nobody"
+		skip "replay as root ($i): not root, no user nobody, or under valgrind (which cannot follow the switch of user)"
 	done
 fi
 
