@@ -363,9 +363,10 @@ spawn_child(const struct hk_child *c)
 
 	if (stack == NULL) {
 		/* An anonymous mapping takes fd -1 (mmap(2)). */
-		// cppcheck-suppress invalidFunctionArg
 		stack = mmap(NULL, HOOK_CHILD_STACK, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+		    // cppcheck-suppress invalidFunctionArg
+		    -1, 0);
 		if (stack == MAP_FAILED) {
 			stack = NULL;
 			return -1;
