@@ -147,6 +147,24 @@ buf_qescape(struct sh_buf *b, const char *src, size_t len)
 }
 
 int
+parse_decimal(const char *s, long long min, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0')
+		return -1;
+	if (errno == ERANGE || v < min || v > max)
+		return -2;
+	*out = v;
+	return 0;
+}
+
+int
 read_fd_all(int fd, struct sh_buf *b, size_t max)
 {
 	char	 tmp[65536];

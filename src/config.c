@@ -155,25 +155,16 @@ static int
 pnum(struct parser *p, unsigned line, const char *what, const char *s,
     long long min, long long max, long long *out)
 {
-	char		*end;
-	long long	 v;
-
-	if (*s < '0' || *s > '9') {
+	switch (parse_decimal(s, min, max, out)) {
+	case 0:
+		return 0;
+	case -1:
 		perr(p, line, "%s: \"%s\" is not a number", what, s);
 		return -1;
-	}
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (*end != '\0') {
-		perr(p, line, "%s: \"%s\" is not a number", what, s);
-		return -1;
-	}
-	if (errno == ERANGE || v < min || v > max) {
+	default:
 		perr(p, line, "%s: %s is outside %lld-%lld", what, s, min, max);
 		return -1;
 	}
-	*out = v;
-	return 0;
 }
 
 /* SPEC 6: "Paths must be absolute". */

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -62,14 +63,9 @@ on_signal(int sig)
 static int
 parse_workers(const char *s, int *out)
 {
-	char	*end;
-	long	 v;
+	long long	 v;
 
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > SERVE_MAX_WORKERS)
+	if (parse_decimal(s, 1, SERVE_MAX_WORKERS, &v) != 0)
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -209,18 +205,13 @@ bad:
 }
 
 /* A decimal number from the environment, or -1. */
-static long
+/* A number from the environment, or -1. */
+static long long
 env_number(const char *name)
 {
-	const char	*s = getenv(name);
-	char		*end;
-	long		 v;
+	long long	 v;
 
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (parse_decimal(getenv(name), 0, LLONG_MAX, &v) != 0)
 		return -1;
 	return v;
 }
@@ -229,7 +220,7 @@ env_number(const char *name)
 static int
 listen_systemd(void)
 {
-	if (env_number("LISTEN_PID") != (long)getpid() ||
+	if (env_number("LISTEN_PID") != (long long)getpid() ||
 	    env_number("LISTEN_FDS") < 1)
 		return -1;
 	if (fcntl(3, F_SETFD, FD_CLOEXEC) == -1)

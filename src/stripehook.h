@@ -319,6 +319,12 @@ int	tool_replay(int argc, char **argv, const char *cfgpath);
 int	tool_forget(int argc, char **argv, const char *cfgpath);
 int	tool_prune(int argc, char **argv, const char *cfgpath);
 
+/* A strict decimal from outside: ASCII digits only (no sign, no blank, no
+ * base prefix), never atoi.  0 with *out set; -1 not a number; -2 outside
+ * min..max (or too large for any integer). */
+int	parse_decimal(const char *, long long min, long long max,
+	    long long *out);
+
 /* Reads a whole file with read(2) into buf (for payload files and stdin);
  * 0 or -1 with errno. */
 int	read_fd_all(int fd, struct sh_buf *buf, size_t max);

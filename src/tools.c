@@ -28,23 +28,6 @@ struct opts {
 	long long	 when;		/* --timestamp or --now; -1 unset */
 };
 
-/* Strict decimal: digits only, no sign, within [0, max]. */
-static int
-parse_ll(const char *s, long long max, long long *out)
-{
-	char		*end;
-	long long	 v;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /*
  * Parses the options a tool accepts (allowed: "c" config, "s" secret file,
  * "h" header, "t" timestamp, "n" now) and at most one FILE operand.
@@ -88,8 +71,8 @@ get_opts(int argc, char **argv, const char *allowed, const char *cfgpath,
 		case 't':
 		case 'n':
 			/* SPEC 3: t is [1-9][0-9]{0,17}. */
-			if (parse_ll(optarg, 999999999999999999LL,
-			    &o->when) == -1 || o->when < 1) {
+			if (parse_decimal(optarg, 1, 999999999999999999LL,
+			    &o->when) != 0) {
 				fprintf(stderr, "stripehook %s: bad time: "
 				    "%s\n", argv[0], optarg);
 				return -1;
