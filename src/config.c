@@ -20,13 +20,6 @@
 
 #include "stripehook.h"
 
-#ifndef SH_SYSCONFDIR
-#define SH_SYSCONFDIR		"/etc"
-#endif
-#ifndef SH_LOCALSTATEDIR
-#define SH_LOCALSTATEDIR	"/var"
-#endif
-
 #define CONFIG_DEFAULT_PATH	SH_SYSCONFDIR "/stripehook.conf"
 #define STATE_DIR_DEFAULT	SH_LOCALSTATEDIR "/lib/stripehook"
 #define CONFIG_FILE_MAX		1048576		/* bytes of the configuration */

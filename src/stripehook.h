@@ -14,6 +14,14 @@
 
 struct json_object;
 
+/* Installation directories (set by the build; these for a bare compile). */
+#ifndef SH_SYSCONFDIR
+#define SH_SYSCONFDIR		"/etc"
+#endif
+#ifndef SH_LOCALSTATEDIR
+#define SH_LOCALSTATEDIR	"/var"
+#endif
+
 /* ---- Limits (each is stated in stripehook(8) / stripehook.conf(5)) ---- */
 #define SH_DEFAULT_TOLERANCE	300		/* seconds */
 #define SH_MAX_TOLERANCE	86400

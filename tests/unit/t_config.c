@@ -16,13 +16,6 @@
 #include "stripehook.h"
 #include "tap.h"
 
-#ifndef SH_SYSCONFDIR
-#define SH_SYSCONFDIR		"/etc"
-#endif
-#ifndef SH_LOCALSTATEDIR
-#define SH_LOCALSTATEDIR	"/var"
-#endif
-
 #define MAXFILES	512
 #define SECRET_LINE	"secret_file /etc/stripehook/secret\n"
 
