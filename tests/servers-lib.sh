@@ -85,11 +85,15 @@ sv_clear_marks() {
 
 # ---- ports, processes, readiness --------------------------------------------
 
-# sv_port: a TCP port on 127.0.0.1 that nothing listens on now.
+# sv_port: a TCP port on 127.0.0.1 that nothing listens on now, below the
+# kernel's ephemeral range, so that no outgoing connection of a concurrent
+# test can take it between this check and the server's bind.
 sv_port() {
-	local p i
+	local p i low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+	[ "$low" -gt 11024 ] 2>/dev/null || low=32768
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
 		if ! (: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			printf '%s' "$p"
 			return 0
