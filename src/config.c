@@ -493,6 +493,98 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 	hook_clear(&h);
 }
 
+
+/* ---- ack receipt (stripehook.conf(5) ack, retry_*, runners, on_failure) ---- */
+
+static void
+key_ack(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	(void)ac;
+	if (strcmp(av[1], "hooks") == 0)
+		p->cfg->ack = SH_ACK_HOOKS;
+	else if (strcmp(av[1], "receipt") == 0)
+		p->cfg->ack = SH_ACK_RECEIPT;
+	else
+		perr(p, line, "ack: \"%s\" is not hooks or receipt", av[1]);
+}
+
+static void
+key_retry_min(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RETRY_MIN, &v) == 0)
+		p->cfg->retry_min = (long)v;
+}
+
+static void
+key_retry_max(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RETRY_MAX, &v) == 0)
+		p->cfg->retry_max = (long)v;
+}
+
+static void
+key_retry_for(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], SH_MIN_RETRY_FOR, SH_MAX_RETRY_FOR,
+	    &v) == 0)
+		p->cfg->retry_for = (long)v;
+}
+
+static void
+key_runners(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RUNNERS, &v) == 0)
+		p->cfg->runners = (int)v;
+}
+
+/* on_failure PROGRAM [ARG...]: run as a hook is; its identity is the
+ * line's words joined by single spaces. */
+static void
+key_on_failure(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	struct sh_hook	*h;
+	struct sh_buf	 id;
+	size_t		 i;
+
+	if (av[1][0] != '/') {
+		perr(p, line, "on_failure: %s is not an absolute path", av[1]);
+		return;
+	}
+	buf_init(&id);
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->argv = calloc(ac, sizeof(*h->argv))) == NULL)
+		goto fail;
+	for (i = 0; i < ac; i++)
+		if ((i > 0 && buf_puts(&id, " ") == -1) ||
+		    buf_puts(&id, av[i]) == -1)
+			goto fail;
+	for (i = 1; i < ac; i++)
+		if ((h->argv[i - 1] = strdup(av[i])) == NULL)
+			goto fail;
+	h->identity = id.p;	/* taken over from the buffer */
+	h->line = line;
+	p->cfg->on_failure = h;
+	return;
+ fail:
+	perr(p, line, "%s", strerror(errno));
+	buf_free(&id);
+	if (h != NULL)
+		hook_clear(h);
+	free(h);
+}
+
 static const struct keyword {
 	const char	*name;
 	int		 once;		/* single-value key: at most one line */
@@ -514,8 +606,26 @@ static const struct keyword {
 	{ "user", 1, 1, 1, "user NAME", key_user },
 	{ "env", 0, 1, 1, "env NAME=VALUE", key_env },
 	{ "on", 0, 2, (size_t)-1, "on PATTERN PROGRAM [ARG...]", key_on },
+	{ "ack", 1, 1, 1, "ack hooks|receipt", key_ack },
+	{ "retry_min", 1, 1, 1, "retry_min SECONDS", key_retry_min },
+	{ "retry_max", 1, 1, 1, "retry_max SECONDS", key_retry_max },
+	{ "retry_for", 1, 1, 1, "retry_for SECONDS", key_retry_for },
+	{ "runners", 1, 1, 1, "runners N", key_runners },
+	{ "on_failure", 1, 1, (size_t)-1, "on_failure PROGRAM [ARG...]",
+	    key_on_failure },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
+
+static size_t
+keyword_index(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYWORDS; i++)
+		if (strcmp(keywords[i].name, name) == 0)
+			break;
+	return i;
+}
 
 /*
  * One line, without its LF and its trailing CR.  SPEC 6: words are split
@@ -655,6 +765,27 @@ read_config(struct parser *p, struct sh_buf *b)
 	return rc;
 }
 
+/* The keys of ack receipt that depend on others. */
+static void
+check_receipt(struct parser *p)
+{
+	struct sh_config *cfg = p->cfg;
+	unsigned	  ack_line = p->seen[keyword_index("ack")];
+	unsigned	  max_line = p->seen[keyword_index("retry_max")];
+
+	if (cfg->ack == SH_ACK_RECEIPT && cfg->state_dir == NULL &&
+	    ack_line != 0)
+		perr(p, ack_line, "ack receipt needs records: state_dir "
+		    "must not be none");
+	if (cfg->retry_max == -1)
+		/* Unset: the default, or retry_min when that is larger. */
+		cfg->retry_max = cfg->retry_min > SH_DEFAULT_RETRY_MAX ?
+		    cfg->retry_min : SH_DEFAULT_RETRY_MAX;
+	else if (cfg->retry_max < cfg->retry_min && max_line != 0)
+		perr(p, max_line, "retry_max %ld is under retry_min %ld",
+		    cfg->retry_max, cfg->retry_min);
+}
+
 /*
  * SPEC 6.  Returns the configuration (the caller frees it with
  * config_free) or NULL with every error found in diag.
@@ -687,6 +818,11 @@ config_load(const char *path, struct sh_diag *diag)
 	cfg->limit_fsize = -1;
 	cfg->state_ttl = SH_DEFAULT_STATE_TTL;
 	cfg->livemode = SH_LIVEMODE_ANY;
+	cfg->ack = SH_ACK_HOOKS;
+	cfg->retry_min = SH_DEFAULT_RETRY_MIN;
+	cfg->retry_max = -1;		/* default below */
+	cfg->retry_for = SH_DEFAULT_RETRY_FOR;
+	cfg->runners = SH_DEFAULT_RUNNERS;
 	if ((cfg->path = strdup(path)) == NULL ||
 	    (cfg->state_dir = strdup(STATE_DIR_DEFAULT)) == NULL) {
 		perr(&p, 0, "%s", strerror(errno));
@@ -709,9 +845,11 @@ config_load(const char *path, struct sh_diag *diag)
 	/* keywords[0] is secret_file; a bad one was reported already. */
 	if (cfg->secret_file == NULL && p.seen[0] == 0)
 		perr(&p, 0, "secret_file is required");
+	check_receipt(&p);
 	if (p.nerr == 0 && build_env(&p) == -1)
 		perr(&p, 0, "%s", strerror(errno));
-	if (p.nerr == 0 && cfg->nhooks > 0 &&
+	/* Under ack receipt no hook runs inside a request. */
+	if (p.nerr == 0 && cfg->nhooks > 0 && cfg->ack == SH_ACK_HOOKS &&
 	    (long long)cfg->nhooks * cfg->hook_timeout > STRIPE_DEADLINE)
 		diag_warning(diag, "%s: %zu hooks x hook_timeout %ld s can "
 		    "exceed Stripe's %d s delivery timeout", path,
@@ -927,6 +1065,10 @@ config_free(struct sh_config *cfg)
 	for (i = 0; i < cfg->nhooks; i++)
 		hook_clear(&cfg->hooks[i]);
 	free(cfg->hooks);
+	if (cfg->on_failure != NULL) {
+		hook_clear(cfg->on_failure);
+		free(cfg->on_failure);
+	}
 	if (cfg->env != NULL)
 		for (i = 0; cfg->env[i] != NULL; i++)
 			free(cfg->env[i]);

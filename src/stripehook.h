@@ -49,6 +49,16 @@ struct json_object;
 #define SH_DEFAULT_PATH		"/usr/local/bin:/usr/bin:/bin"
 #define SH_DEFAULT_WORKERS	4
 #define SH_CONFIG_LINE_MAX	4096
+/* ack receipt (stripehook.conf(5)) */
+#define SH_DEFAULT_RETRY_MIN	30		/* seconds */
+#define SH_MAX_RETRY_MIN	86400
+#define SH_DEFAULT_RETRY_MAX	3600
+#define SH_MAX_RETRY_MAX	604800
+#define SH_DEFAULT_RETRY_FOR	259200		/* three days, as Stripe */
+#define SH_MIN_RETRY_FOR	60
+#define SH_MAX_RETRY_FOR	2592000
+#define SH_DEFAULT_RUNNERS	1
+#define SH_MAX_RUNNERS		64
 
 /* ---- Errors: one table decides status and message (errors.c) ---- */
 enum sh_err {
@@ -129,6 +139,7 @@ struct sh_hook {
 };
 
 enum sh_livemode { SH_LIVEMODE_ANY = 0, SH_LIVEMODE_LIVE, SH_LIVEMODE_TEST };
+enum sh_ack { SH_ACK_HOOKS = 0, SH_ACK_RECEIPT };
 
 struct sh_config {
 	char		*path;		/* the configuration file */
@@ -150,6 +161,13 @@ struct sh_config {
 	struct sh_hook	*hooks;
 	size_t		 nhooks;
 	struct sh_secrets secrets;	/* empty until config_load_secrets() */
+	enum sh_ack	 ack;
+	long		 retry_min;	/* seconds */
+	long		 retry_max;
+	long		 retry_for;
+	int		 runners;	/* events one runner runs at once */
+	struct sh_hook	*on_failure;	/* NULL: unset; identity "on_failure
+					 * PROGRAM [ARG...]", no pattern */
 };
 
 /* Diagnostics collected while loading: each error is "FILE:LINE: message"

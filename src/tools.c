@@ -320,18 +320,23 @@ tool_check(int argc, char **argv, const char *cfgpath)
 			diag_error(&diag, "%s: state_dir %s: %s cannot "
 			    "write it", path, cfg->state_dir, who);
 	}
-	for (i = 0; i < cfg->nhooks; i++) {
-		const char *prog = cfg->hooks[i].argv[0];
+	for (i = 0; i <= cfg->nhooks; i++) {
+		const struct sh_hook *h = i < cfg->nhooks ? &cfg->hooks[i] :
+		    cfg->on_failure;	/* checked like a hook */
+		const char *prog;
 
+		if (h == NULL)
+			break;
+		prog = h->argv[0];
 		if (stat(prog, &st) == -1)
 			diag_error(&diag, "%s:%u: %s: %s", path,
-			    cfg->hooks[i].line, prog, strerror(errno));
+			    h->line, prog, strerror(errno));
 		else if (!S_ISREG(st.st_mode))
 			diag_error(&diag, "%s:%u: %s: not a regular file",
-			    path, cfg->hooks[i].line, prog);
+			    path, h->line, prog);
 		else if (!may_access(&st, uid, groups, ngroups, 1))
 			diag_error(&diag, "%s:%u: %s: %s cannot execute it",
-			    path, cfg->hooks[i].line, prog, who);
+			    path, h->line, prog, who);
 	}
 	if (diag.nerrors == 0)
 		rc = 0;

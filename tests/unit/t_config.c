@@ -284,6 +284,110 @@ test_number(const char *key, const char *min, const char *max,
 	diag_free(&d);
 }
 
+/* ack receipt's keys (stripehook.conf(5)): ranges, defaults, the rules
+ * between them, and on_failure as a hook. */
+static void
+test_receipt(void)
+{
+	struct sh_config *cfg;
+	struct sh_diag	 d;
+
+	cfg = accepted("", &d);
+	if (cfg != NULL) {
+		is_int(cfg->ack, SH_ACK_HOOKS, "ack default hooks");
+		is_int(cfg->retry_min, 30, "retry_min default 30");
+		is_int(cfg->retry_max, 3600, "retry_max default 3600");
+		is_int(cfg->retry_for, 259200, "retry_for default 259200");
+		is_int(cfg->runners, 1, "runners default 1");
+		ok(cfg->on_failure == NULL, "no on_failure");
+	}
+	config_free(cfg);
+	diag_free(&d);
+
+	test_number("retry_min", "1", "86400", "0", "86401");
+	test_number("retry_for", "60", "2592000", "59", "2592001");
+	test_number("runners", "1", "64", "0", "65");
+	refused1("retry_max 0\n", "retry_max: 0 is outside 1-604800");
+	refused1("retry_max 604801\n", "retry_max: 604801 is outside 1-604800");
+	refused1("retry_max 1x\n", "retry_max: \"1x\" is not a number");
+	refused(2, "retry_min 60\nretry_max 59\n",
+	    "retry_max 59 is under retry_min 60");
+	refused1("retry_max 29\n", "retry_max 29 is under retry_min 30");
+
+	cfg = accepted("ack receipt\nretry_min 1\nretry_max 604800\n"
+	    "retry_for 60\nrunners 64\n", &d);
+	if (cfg != NULL) {
+		is_int(cfg->ack, SH_ACK_RECEIPT, "ack receipt");
+		is_int(cfg->retry_min, 1, "retry_min 1");
+		is_int(cfg->retry_max, 604800, "retry_max 604800");
+		is_int(cfg->retry_for, 60, "retry_for 60");
+		is_int(cfg->runners, 64, "runners 64");
+	}
+	config_free(cfg);
+	diag_free(&d);
+	cfg = accepted("retry_min 7200\n", &d);
+	if (cfg != NULL)
+		is_int(cfg->retry_max, 7200,
+		    "retry_max unset follows a larger retry_min");
+	config_free(cfg);
+	diag_free(&d);
+	cfg = accepted("retry_min 5\nretry_max 5\n", &d);
+	if (cfg != NULL)
+		is_int(cfg->retry_max, 5, "retry_max equal to retry_min");
+	config_free(cfg);
+	diag_free(&d);
+
+	cfg = accepted("ack hooks\n", &d);
+	if (cfg != NULL)
+		is_int(cfg->ack, SH_ACK_HOOKS, "ack hooks");
+	config_free(cfg);
+	diag_free(&d);
+	refused1("ack later\n", "ack: \"later\" is not hooks or receipt");
+	refused(2, "ack receipt\nack receipt\n",
+	    "ack given twice (first on line 1)");
+	refused1("ack receipt\nstate_dir none\n",
+	    "ack receipt needs records: state_dir must not be none");
+	refused(2, "state_dir none\nack receipt\n",
+	    "ack receipt needs records: state_dir must not be none");
+
+	cfg = accepted("on_failure /etc/stripehook/alert  dead  now\n", &d);
+	if (cfg != NULL && cfg->on_failure != NULL) {
+		is_str(cfg->on_failure->argv[0], "/etc/stripehook/alert",
+		    "on_failure program");
+		is_str(cfg->on_failure->argv[1], "dead", "on_failure arg 1");
+		is_str(cfg->on_failure->argv[2], "now", "on_failure arg 2");
+		ok(cfg->on_failure->argv[3] == NULL, "on_failure argv ends");
+		is_str(cfg->on_failure->identity,
+		    "on_failure /etc/stripehook/alert dead now",
+		    "on_failure identity");
+	} else
+		ok(0, "on_failure set");
+	config_free(cfg);
+	diag_free(&d);
+	refused1("on_failure alert\n",
+	    "on_failure: alert is not an absolute path");
+	refused(2, "on_failure /bin/true\non_failure /bin/true\n",
+	    "on_failure given twice (first on line 1)");
+	cfg = load("on_failure\n" SECRET_LINE, &d);
+	ok(cfg == NULL && d.nerrors == 1 &&
+	    strstr(d.errors[0], "on_failure: missing value") != NULL,
+	    "on_failure without a program refused");
+	config_free(cfg);
+	diag_free(&d);
+
+	/* No hook runs inside a request: no warning about Stripe's wait. */
+	cfg = accepted("ack receipt\nhook_timeout 3600\non * /bin/true\n", &d);
+	ok(cfg != NULL && !has_warning(&d, "delivery timeout"),
+	    "ack receipt: no hook_timeout warning");
+	config_free(cfg);
+	diag_free(&d);
+	cfg = accepted("hook_timeout 3600\non * /bin/true\n", &d);
+	ok(cfg != NULL && has_warning(&d, "delivery timeout"),
+	    "ack hooks: hook_timeout warning kept");
+	config_free(cfg);
+	diag_free(&d);
+}
+
 static void
 test_numbers(void)
 {
@@ -919,6 +1023,7 @@ main(void)
 	test_defaults();
 	test_spec_example();
 	test_numbers();
+	test_receipt();
 	test_hook_limits();
 	test_words();
 	test_env();
