@@ -27,9 +27,12 @@ usage(void)
 "       stripehook [-c file] verify --header value [--secret-file file] [--now t] [file]\n"
 "       stripehook [-c file] check\n"
 "       stripehook [-c file] status event-id\n"
-"       stripehook [-c file] replay event-id\n"
+"       stripehook [-c file] replay [--dead] [event-id ...]\n"
 "       stripehook [-c file] forget event-id [hook]\n"
 "       stripehook [-c file] prune [-v]\n"
+"       stripehook [-c file] run\n"
+"       stripehook [-c file] list [--pending | --dead]\n"
+"       stripehook [-c file] metrics\n"
 "       stripehook version\n", stderr);
 }
 
@@ -66,9 +69,12 @@ main(int argc, char *argv[])
 		{ "verify",	tool_verify },
 		{ "check",	tool_check },
 		{ "status",	tool_status },
-		{ "replay",	tool_replay },
+		{ "replay",	tool_replay_many },
 		{ "forget",	tool_forget },
 		{ "prune",	tool_prune },
+		{ "run",	tool_run },
+		{ "list",	tool_list },
+		{ "metrics",	tool_metrics },
 	};
 	const char	*cfgpath = NULL;
 	struct sigaction sa;

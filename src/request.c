@@ -19,7 +19,8 @@ enum outcome {
 	OUT_HANDLED,
 	OUT_UNHANDLED,
 	OUT_DUPLICATE,
-	OUT_IGNORED
+	OUT_IGNORED,
+	OUT_QUEUED
 };
 
 static double
@@ -139,100 +140,6 @@ livemode_accepted(const struct sh_config *cfg, const struct sh_event *ev)
 	}
 }
 
-static void
-log_hook(struct sh_buf *logtail, const struct sh_hook *h,
-    const struct sh_hook_result *res)
-{
-	char	 word[64];
-
-	if (logtail == NULL)
-		return;
-	buf_puts(logtail, " hook=\"");
-	buf_qescape(logtail, h->identity, strlen(h->identity));
-	buf_printf(logtail, "\" result=%s duration=%.3f",
-	    hook_result_word(res, word, sizeof(word)), res->seconds);
-}
-
-/*
- * SPEC 5 and 8: the matching hooks in file order, the first failure stops
- * the chain.  With records, hooks already recorded as succeeded are skipped,
- * the payload is kept while any is unfinished, and each success is recorded
- * durably before the next hook starts (and before any 200).
- */
-enum sh_err
-request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
-    const unsigned char *body, size_t len, int *duplicate,
-    struct sh_buf *logtail)
-{
-	struct sh_state		*st = NULL;
-	struct sh_hook_result	 res;
-	const struct sh_hook	*h;
-	enum sh_err		 err = SH_OK;
-	size_t			 i, pending = 0;
-	int			 done;
-	unsigned char		*skip = NULL;
-
-	*duplicate = 0;
-	if (cfg->nhooks == 0)
-		return SH_OK;
-	if ((skip = calloc(cfg->nhooks, 1)) == NULL) {
-		log_warn("calloc");
-		return SH_E_STATE;
-	}
-	for (i = 0; i < cfg->nhooks; i++)
-		if (!hook_match(cfg->hooks[i].pattern, ev->type))
-			skip[i] = 1;
-
-	if (cfg->state_dir != NULL) {
-		if ((err = state_open(cfg, ev->id, &st)) != SH_OK)
-			goto out;
-		for (i = 0; i < cfg->nhooks; i++) {
-			if (skip[i])
-				continue;
-			if ((done = state_hook_done(st, &cfg->hooks[i])) == -1) {
-				err = SH_E_STATE;
-				goto out;
-			}
-			if (done)
-				skip[i] = 1;
-			else
-				pending++;
-		}
-		if (pending == 0) {
-			/* A payload left by a handler that died after its
-			 * last record goes now; failing that is no reason
-			 * to refuse the duplicate. */
-			*duplicate = 1;
-			(void)state_finish(st);
-			goto out;
-		}
-		if ((err = state_keep_payload(st, body, len)) != SH_OK)
-			goto out;
-	}
-
-	for (i = 0; i < cfg->nhooks; i++) {
-		if (skip[i])
-			continue;
-		h = &cfg->hooks[i];
-		memset(&res, 0, sizeof(res));
-		if (hook_run(cfg, h, ev, body, len, &res) == -1) {
-			log_hook(logtail, h, &res);
-			err = SH_E_HOOK;
-			goto out;
-		}
-		log_hook(logtail, h, &res);
-		if (st != NULL && (err = state_record(st, h)) != SH_OK)
-			goto out;
-	}
-	if (st != NULL)
-		err = state_finish(st);
-out:
-	if (st != NULL)
-		state_close(st);
-	free(skip);
-	return err;
-}
-
 static int
 any_hook_matches(const struct sh_config *cfg, const char *type)
 {
@@ -279,6 +186,9 @@ answer(struct sh_request *rq, enum sh_err err, enum outcome out)
 		case OUT_IGNORED:
 			body = "{\"received\":true,\"ignored\":true}";
 			break;
+		case OUT_QUEUED:
+			body = "{\"received\":true,\"queued\":true}";
+			break;
 		default:
 			body = "{\"received\":true}";
 			break;
@@ -297,7 +207,8 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
     const char *cfg_why)
 {
 	static const char *outwords[] = {
-		"error", "handled", "unhandled", "duplicate", "ignored"
+		"error", "handled", "unhandled", "duplicate", "ignored",
+		"queued"
 	};
 	struct sh_event	 ev;
 	struct sh_buf	 logtail, line;
@@ -357,6 +268,13 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 		out = OUT_UNHANDLED;
 		goto done;
 	}
+	if (cfg->ack == SH_ACK_RECEIPT) {
+		/* stripehook(8) ACK ON RECEIPT: queued, never run here. */
+		err = deliver_queue(cfg, &ev, body, len, &dup, &logtail);
+		if (err == SH_OK)
+			out = dup == 1 ? OUT_DUPLICATE : OUT_QUEUED;
+		goto done;
+	}
 	/* Rows 17-19. */
 	err = request_run_hooks(cfg, &ev, body, len, &dup, &logtail);
 	if (err == SH_OK)
@@ -368,6 +286,7 @@ early:
 		drain(rq, drain_limit(rq->content_length));
 done:
 	status = answer(rq, err, out);
+	metrics_request(cfg, status, have_ev);
 
 	/* SPEC 9: one key=value line, everything from outside escaped. */
 	buf_init(&line);

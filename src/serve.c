@@ -267,6 +267,7 @@ serve_main(int argc, char **argv, const char *cfgpath)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct worker		 w[SERVE_MAX_WORKERS];
+	struct runner_slot	 rs;
 	struct sh_config	*cfg;
 	struct sh_diag		 diag;
 	struct sigaction	 sa;
@@ -332,6 +333,7 @@ serve_main(int argc, char **argv, const char *cfgpath)
 		gid = pw->pw_gid;
 	}
 	log_use_syslog(cfg->log_syslog);
+	runner_slot_init(&rs, cfg);	/* ack receipt: a runner too */
 	/* The longest a request can take: its body, then every hook up to
 	 * its timeout and kill grace. */
 	grace = (cfg->hook_timeout + SH_HOOK_KILL_GRACE) *
@@ -423,6 +425,9 @@ serve_main(int argc, char **argv, const char *cfgpath)
 			    (w[i].respawn_at - now) * 1000 < timeout)
 				timeout = (int)(w[i].respawn_at - now) * 1000;
 		}
+		alive += runner_slot_tick(&rs, path, (int[]){ fd,
+		    sigpipe_fds[0], sigpipe_fds[1] }, 3, stopping, now,
+		    &timeout);
 		if (stopping) {
 			if (alive == 0)
 				break;
@@ -432,6 +437,7 @@ serve_main(int argc, char **argv, const char *cfgpath)
 				for (i = 0; i < nworkers; i++)
 					if (w[i].pid > 0)
 						kill(w[i].pid, SIGKILL);
+				runner_slot_kill(&rs, SIGKILL);
 				stop_deadline = now + 3600;
 			}
 			/* Again each second: a TERM that came just before a
@@ -439,6 +445,7 @@ serve_main(int argc, char **argv, const char *cfgpath)
 			for (i = 0; i < nworkers; i++)
 				if (w[i].pid > 0)
 					kill(w[i].pid, SIGTERM);
+			runner_slot_kill(&rs, SIGTERM);
 			timeout = 1000;
 		}
 
@@ -461,12 +468,14 @@ serve_main(int argc, char **argv, const char *cfgpath)
 					for (i = 0; i < nworkers; i++)
 						if (w[i].pid > 0)
 							kill(w[i].pid, SIGTERM);
+					runner_slot_kill(&rs, SIGTERM);
 					log_info("stopping");
 					break;
 				case SIGHUP:
 					for (i = 0; i < nworkers; i++)
 						if (w[i].pid > 0)
 							kill(w[i].pid, SIGHUP);
+					runner_slot_kill(&rs, SIGHUP);
 					break;
 				default:
 					break;
@@ -476,6 +485,8 @@ serve_main(int argc, char **argv, const char *cfgpath)
 		/* Reap every child that has ended. */
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			now = time(NULL);
+			if (runner_slot_reaped(&rs, pid, status, stopping, now))
+				continue;
 			for (i = 0; i < nworkers; i++) {
 				if (w[i].pid != pid)
 					continue;

@@ -792,3 +792,27 @@ done:
 	(void)closedir(d);
 	return rc;
 }
+
+/* ---- What the queue of ack receipt (queue.c) shares of an event ---- */
+
+/* The event's directory, created when missing, without its lock: a
+ * request under ack receipt never waits for a runner. */
+enum sh_err
+state_open_unlocked(const struct sh_config *cfg, const char *event_id,
+    struct sh_state **out)
+{
+	return open_event(cfg, event_id, 1, 0, out);
+}
+
+/* The open event directory (for openat), owned by st. */
+int
+state_dirfd(const struct sh_state *st)
+{
+	return st->dirfd;
+}
+
+const char *
+state_event_id(const struct sh_state *st)
+{
+	return st->id;
+}

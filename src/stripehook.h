@@ -304,6 +304,72 @@ int	state_forget(struct sh_state *, const char *identity);
 enum sh_err state_prune(const struct sh_config *, time_t now,
 	    unsigned *removed, unsigned *busy);
 
+/* What the queue shares of an event: its directory, created when missing,
+ * without the event's lock; the open directory; the id. */
+enum sh_err state_open_unlocked(const struct sh_config *, const char *,
+	    struct sh_state **out);
+int	state_dirfd(const struct sh_state *);
+const char *state_event_id(const struct sh_state *);
+
+/*
+ * ---- The queue of ack receipt (queue.c), stripehook(8) ACK ON RECEIPT ----
+ *
+ * With state_open..state_close above, the records interface: request
+ * handling (deliver.c), the runner (runner.c) and the tools reach the
+ * records only through these functions, so another store can stand in
+ * for the files by implementing the same list.  A queued event is its
+ * kept payload (state_keep_payload) plus a queue entry.
+ */
+struct sh_queued {
+	int	 attempts;	/* failed attempts since queued or revived */
+	time_t	 first;		/* first queued */
+	time_t	 next;		/* next attempt due */
+	int	 dead;		/* no more automatic attempts */
+	char	 last[32];	/* last result ("exit=1", ...), "" none */
+};
+/* The short lock on the event's queue entry that requests and runners
+ * take to read and change it (never held across a hook).  An fd to give
+ * to queue_unlock, or -1 (logged). */
+int	queue_lock(struct sh_state *);
+void	queue_unlock(int);
+/* The event's queue entry: 1 queued (into *q), 0 not queued, -1 error. */
+int	queue_get(const struct sh_config *, const char *id, struct sh_queued *);
+/* Writes the entry durably (file and directory synced); runners are
+ * woken.  SH_OK or SH_E_STATE (logged). */
+enum sh_err queue_put(const struct sh_config *, const char *id,
+	    const struct sh_queued *);
+/* The event left the queue (handled).  SH_OK or SH_E_STATE. */
+enum sh_err queue_drop(const struct sh_config *, const char *id);
+/* Calls fn for every queue entry; fn returning -1 stops.  0 or -1. */
+int	queue_each(const struct sh_config *,
+	    int (*fn)(void *, const char *id, const struct sh_queued *),
+	    void *arg);
+/* 1 when a runner (or a tool) holds the event's lock now, 0 when not. */
+int	queue_busy(const struct sh_config *, const char *id);
+/* A descriptor that becomes readable when the queue changes, or -1
+ * (logged); queue_changed calls fn with the id of each changed entry and
+ * returns 1 when changes were lost (then rescan with queue_each), 0, or -1
+ * on error. */
+int	queue_watch(const struct sh_config *);
+int	queue_changed(int fd, void (*fn)(void *, const char *id), void *arg);
+
+/* ---- Counters for `stripehook metrics` (metrics.c) ---- */
+void	metrics_request(const struct sh_config *, int status, int verified);
+void	metrics_hook(const struct sh_config *, int ok);
+
+/* ---- Delivery (deliver.c) ---- */
+/* ack receipt: queues a verified event that some hook matches.  *answer
+ * set to 1 duplicate, 2 queued.  SH_OK or SH_E_STATE. */
+enum sh_err deliver_queue(const struct sh_config *, const struct sh_event *,
+	    const unsigned char *body, size_t len, int *answer,
+	    struct sh_buf *logtail);
+/* One attempt at a queued event under its lock (runner and replay).
+ * Returns SH_OK (handled, or nothing to do), SH_E_HOOK (failed: the entry
+ * says when next, or dead), SH_E_IN_PROGRESS (lock held elsewhere),
+ * SH_E_STATE.  force: run even when not due or dead (replay). */
+enum sh_err deliver_attempt(const struct sh_config *, const char *id,
+	    int force);
+
 /* ---- The request (request.c) ---- */
 /* One request as a transport sees it.  Strings are NULL when absent. */
 struct sh_request {
@@ -326,8 +392,9 @@ struct sh_request {
  * cfg_why says why for the log.  Returns the HTTP status sent. */
 int	request_handle(struct sh_request *, const struct sh_config *cfg,
 	    const char *cfg_why);
-/* Runs the event's hooks under the records of SPEC 8: shared by requests
- * and replay.  *duplicate set when every hook had already succeeded. */
+/* Runs the event's hooks under the records of SPEC 8 (deliver.c): shared
+ * by requests and replay.  *duplicate set when every hook had already
+ * succeeded. */
 enum sh_err request_run_hooks(const struct sh_config *,
 	    const struct sh_event *, const unsigned char *body, size_t len,
 	    int *duplicate, struct sh_buf *logtail);
@@ -344,6 +411,28 @@ int	tool_status(int argc, char **argv, const char *cfgpath);
 int	tool_replay(int argc, char **argv, const char *cfgpath);
 int	tool_forget(int argc, char **argv, const char *cfgpath);
 int	tool_prune(int argc, char **argv, const char *cfgpath);
+int	tool_run(int argc, char **argv, const char *cfgpath);
+int	tool_list(int argc, char **argv, const char *cfgpath);
+int	tool_replay_many(int argc, char **argv, const char *cfgpath);
+int	tool_metrics(int argc, char **argv, const char *cfgpath);
+/* The runner of ack receipt until SIGTERM (runner.c); serve starts one. */
+int	runner_main(const char *cfgpath);
+int	runner_drop_root(const struct sh_config *);
+/* The runner serve starts when ack receipt is set (runner.c). */
+struct runner_slot {
+	pid_t	 pid;		/* 0: not running */
+	time_t	 started;
+	time_t	 respawn_at;
+	int	 backoff;
+	int	 on;		/* ack receipt */
+};
+void	runner_slot_init(struct runner_slot *, const struct sh_config *);
+int	runner_slot_tick(struct runner_slot *, const char *cfgpath,
+	    const int *closefds, int nclose, int stopping, time_t now,
+	    int *timeout);
+void	runner_slot_kill(const struct runner_slot *, int sig);
+int	runner_slot_reaped(struct runner_slot *, pid_t, int status,
+	    int stopping, time_t now);
 
 /* A strict decimal from outside: ASCII digits only (no sign, no blank, no
  * base prefix), never atoi.  0 with *out set; -1 not a number; -2 outside
