@@ -68,10 +68,13 @@ map_file(const char *state_dir, int writable)
 	if ((fd = open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) |
 	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, METRICS_MODE)) == -1)
 		return NULL;
-	/* Two processes growing it at once both give it the same size. */
+	/* Allocated, not sparse: a store into a page the file system has
+	 * no room for would kill us with SIGBUS.  Two processes allocating
+	 * at once both give it the same size. */
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    ((size_t)sb.st_size >= sizeof(*p) ||
-	    (writable && ftruncate(fd, sizeof(*p)) == 0)))
+	    (((size_t)sb.st_size >= sizeof(*p) &&
+	    (size_t)sb.st_blocks * 512 >= sizeof(*p)) ||
+	    (writable && posix_fallocate(fd, 0, sizeof(*p)) == 0)))
 		p = mmap(NULL, sizeof(*p), writable ? PROT_READ | PROT_WRITE :
 		    PROT_READ, MAP_SHARED, fd, 0);
 	(void)close(fd);
