@@ -431,11 +431,18 @@ deliver_attempt(const struct sh_config *cfg, const char *id, int force)
 		err = SH_OK;		/* another runner made the attempt */
 		goto out;
 	}
-	if ((r = state_payload(st, &payload, SH_MAX_MAX_BODY)) != 1 ||
-	    event_parse((const unsigned char *)payload.p, payload.len,
-	    &ev) != SH_OK) {
-		log_warnx("run event=%s: the kept payload is %s", id,
-		    r == 1 ? "not a valid event" : "missing");
+	if ((r = state_payload(st, &payload, SH_MAX_MAX_BODY)) == -1)
+		goto out;
+	if (r == 0 || event_parse((const unsigned char *)payload.p,
+	    payload.len, &ev) != SH_OK) {
+		/* Nothing to run from: leave the queue (status still shows
+		 * what is kept). */
+		log_warnx("run event=%s: the kept payload is %s: dropped from "
+		    "the queue", id, r == 1 ? "not a valid event" : "missing");
+		if ((r = queue_lock(st)) != -1) {
+			err = queue_drop(cfg, id);
+			queue_unlock(r);
+		}
 		goto out;
 	}
 	parsed = 1;

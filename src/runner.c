@@ -31,6 +31,8 @@
 #define RUNNER_RESCAN		60	/* seconds between full rescans */
 #define RUNNER_BUSY_RETRY	1	/* seconds before a held event again */
 #define RUNNER_EXIT_BUSY	3	/* an attempt found the lock held */
+#define RUNNER_ERROR_RETRY	10	/* seconds before an event whose attempt
+					 * failed on the records again */
 
 struct entry {
 	char	 id[SH_ID_MAX + 1];
@@ -243,7 +245,7 @@ reap(struct runner *r)
 			e->busy_until = time(NULL) + RUNNER_BUSY_RETRY;
 		else if (!WIFEXITED(status) || WEXITSTATUS(status) == 2)
 			/* An error (logged): not again at once. */
-			e->busy_until = time(NULL) + RUNNER_BUSY_RETRY;
+			e->busy_until = time(NULL) + RUNNER_ERROR_RETRY;
 		changed(r, e->id);
 	}
 }
