@@ -509,7 +509,7 @@ t_faults() {
 	fi
 	MOUNTS+=("$d")
 	declare -g "CONF_ro=$(rconf ro "$d")"
-	owned "$R/ro"
+	owned "$R/ro" "$R/ro/req"
 	: >"$R/ro/hooks.log"
 	: >"$R/ro/n200"
 	chown "$RU:$RG" "$R/ro/hooks.log"
@@ -522,7 +522,7 @@ t_faults() {
 	MOUNTS+=("$f")
 	chown "$RU:$RG" "$f"
 	declare -g "CONF_full=$(rconf full "$f")"
-	owned "$R/full"
+	owned "$R/full" "$R/full/req"
 	: >"$R/full/hooks.log"
 	: >"$R/full/n200"
 	chown "$RU:$RG" "$R/full/hooks.log"
@@ -604,6 +604,20 @@ done
 
 stop "$SERVE_PID_R"
 is "$STOP_RC" 0 "serve: SIGTERM, exit 0 (runner included)"
+
+# The small run of the load script's receipt mode, behind nginx.
+LOADTEST=$top_srcdir/scripts/loadtest
+for front in serve fcgiwrap; do
+	if ! command -v nginx >/dev/null || ! command -v curl >/dev/null ||
+	    ! [ -x /usr/sbin/fcgiwrap ]; then
+		skip "loadtest --small --receipt $front: nginx, curl or fcgiwrap missing"
+		continue
+	fi
+	STRIPEHOOK=$STRIPEHOOK timeout -k 10 $((300 * SLOW)) "$LOADTEST" \
+	    --small --receipt "$front" >"$R/loadtest-$front.out" 2>&1
+	ok $? "loadtest --small --receipt $front: every delivery 2xx, no event lost, no hook run twice"
+	diag "$(tail -n 9 "$R/loadtest-$front.out")"
+done
 stop "$RUNNER_cgi"
 stop "$RUNNER_fcgi"
 stop "$FCGI_APP"
