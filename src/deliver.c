@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@
 
 #define DELIVER_ANSWER_DUPLICATE	1
 #define DELIVER_ANSWER_QUEUED		2
+
+/* Set (by a signal handler of the runner's attempt process) to start no
+ * further hook: the attempt ends after the running one. */
+volatile sig_atomic_t	 deliver_stopping;
 
 static void
 log_hook(struct sh_buf *logtail, const struct sh_hook *h,
@@ -354,6 +359,11 @@ attempt_hooks(const struct sh_config *cfg, struct sh_state *st,
 	for (i = 0; err == SH_OK && i < cfg->nhooks; i++) {
 		if (skip[i])
 			continue;
+		if (deliver_stopping) {
+			/* Not an attempt: due again at once. */
+			err = SH_E_IN_PROGRESS;
+			break;
+		}
 		(void)hook_run(cfg, &cfg->hooks[i], ev,
 		    (const unsigned char *)payload->p, payload->len, &res);
 		metrics_hook(cfg, res.ok);
@@ -382,6 +392,8 @@ log_run(const struct sh_event *ev, int attempt, const struct sh_queued *q,
 
 	if (err == SH_OK)
 		outcome = "handled";
+	else if (err == SH_E_IN_PROGRESS)
+		outcome = "stopped";
 	else if (err != SH_E_HOOK)
 		outcome = "error";
 	else if (q->dead)

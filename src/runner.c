@@ -55,6 +55,15 @@ struct runner {
 
 static int	 runner_pipe[2] = { -1, -1 };
 
+/* In an attempt's process: SIGTERM lets the running hook finish and
+ * starts no other. */
+static void
+attempt_signal(int sig)
+{
+	(void)sig;
+	deliver_stopping = 1;
+}
+
 static void
 runner_signal(int sig)
 {
@@ -156,12 +165,16 @@ start(struct runner *r, struct entry *e)
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &sa, NULL);
-	/* SIGTERM and SIGHUP are the runner's: the attempt goes on. */
+	/* SIGHUP is the runner's; SIGTERM (from the runner, or from a
+	 * service manager to every process) ends the attempt after the
+	 * running hook. */
 	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
 	(void)sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = attempt_signal;
+	sa.sa_flags = SA_RESTART;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
 		_exit(2);
 	(void)close(runner_pipe[0]);
@@ -278,6 +291,17 @@ reload(struct runner *r)
 	diag_free(&diag);
 }
 
+/* Each running attempt finishes its hook and starts no other. */
+static void
+stop_attempts(const struct runner *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->v[i].pid > 0)
+			(void)kill(r->v[i].pid, SIGTERM);
+}
+
 /* Reads the signals the pipe holds. */
 static void
 signals(struct runner *r)
@@ -292,6 +316,7 @@ signals(struct runner *r)
 					log_info("runner: stopping after %d "
 					    "running events", r->active);
 				r->stopping = 1;
+				stop_attempts(r);
 			} else if (sigs[k] == SIGHUP)
 				reload(r);
 		}

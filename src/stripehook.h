@@ -6,6 +6,7 @@
 #ifndef STRIPEHOOK_H
 #define STRIPEHOOK_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -358,6 +359,8 @@ void	metrics_request(const struct sh_config *, int status, int verified);
 void	metrics_hook(const struct sh_config *, int ok);
 
 /* ---- Delivery (deliver.c) ---- */
+/* Set in a runner's attempt process on SIGTERM: no further hook starts. */
+extern volatile sig_atomic_t deliver_stopping;
 /* ack receipt: queues a verified event that some hook matches.  *answer
  * set to 1 duplicate, 2 queued.  SH_OK or SH_E_STATE. */
 enum sh_err deliver_queue(const struct sh_config *, const struct sh_event *,
