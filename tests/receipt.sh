@@ -13,6 +13,8 @@
 # as root), as a service would.  No sleep stands in for a wait: every wait
 # is for a condition, with a generous bound.  Output is TAP.
 
+# Functions called through wait_for look unreachable to shellcheck.
+# shellcheck disable=SC2317
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -168,14 +170,14 @@ FCGI_SOCK_R=$R/fcgi/app.sock
 SERVE_SOCK=$R/serve/serve.sock
 fcgi_app_start() {
 	bg "$R/fcgi/run.log" spawn-fcgi -n -s "$FCGI_SOCK_R" -- \
-	    "${RUN[@]}" -c "$CONF_fcgi"
+	    "${RUN[@]}" -c "$(conf_of fcgi)"
 	FCGI_APP=$BGP
 	wait_for $((10 * SLOW)) test -S "$FCGI_SOCK_R" ||
 		bail "spawn-fcgi did not start: $(cat "$R/fcgi/run.log")"
 }
 serve_start_r() {
 	rm -f "$SERVE_SOCK"
-	bg "$R/serve/run.log" "${RUN[@]}" -c "$CONF_serve" serve \
+	bg "$R/serve/run.log" "${RUN[@]}" -c "$(conf_of serve)" serve \
 	    --listen "unix:$SERVE_SOCK" --workers 2
 	SERVE_PID_R=$BGP
 	wait_for $((10 * SLOW)) test -S "$SERVE_SOCK" ||
@@ -393,6 +395,26 @@ t_kill() {
 	    "start start ok " "$s: the killed run never succeeded"
 }
 
+# SIGTERM to the runner mid-hook: the hook finishes (its success is
+# recorded), no further hook starts, the runner exits 0; after a restart
+# the rest of the chain runs.
+t_term() {
+	local s=$1 id=evt_${1}_term pid=RUNNER_$1
+	flag h1 "$id" "sleep 3"
+	post1 "$s" "$id" "hook to outlive a SIGTERM: queued" "$B_QUEUED"
+	wait_for $((20 * SLOW)) has_start "$s" "$id" h1
+	stop "${!pid}"
+	is "$STOP_RC" 0 "$s: SIGTERM mid-hook: runner exit 0"
+	is "$(oks "$s" "$id" h1)/$(starts "$s" "$id" h2)" 1/0 \
+	    "$s: SIGTERM mid-hook: the hook finished, the next did not start"
+	like "$(rtool "$s" status "$id")" "$ID_H1	succeeded	" \
+	    "$s: SIGTERM mid-hook: its success is recorded"
+	runner_start "$s"
+	wait_for $((30 * SLOW)) has_ok "$s" "$id" h2
+	is "$(starts "$s" "$id" h1)/$(oks "$s" "$id" h2)" 1/1 \
+	    "$s: after the restart the chain went on, h1 not again"
+}
+
 # Everything stopped with events queued, then started: all of them run.
 t_reboot() {
 	local s=$1 i pid cgi=
@@ -465,7 +487,7 @@ t_dead_end() {
 # metrics_check S DEAD: parsed by Prometheus's own parser, values against
 # what the test did.
 metrics_check() {
-	local s=$1 out want
+	local s=$1 out
 	rtool "$s" metrics >"$R/$s/metrics.txt" 2>"$R/$s/metrics.err"
 	is "$?" 0 "$s: metrics: exit 0"
 	out=$(/usr/bin/python3 - "$R/$s/metrics.txt" <<'EOF'
@@ -532,7 +554,7 @@ t_faults() {
 	is "$(answer_code "$R/full/a.out") $(answer_body "$R/full/a.out")" \
 	    '500 {"error":"internal error"}' "cgi: queue full: 500"
 	bg "$R/full/fcgi.log" spawn-fcgi -n -s "$R/full/app.sock" -- \
-	    "${RUN[@]}" -c "$CONF_full"
+	    "${RUN[@]}" -c "$(conf_of full)"
 	fr=$BGP
 	wait_for $((10 * SLOW)) test -S "$R/full/app.sock"
 	FCGI_SOCK_SAVE=$FCGI_SOCK_R
@@ -594,6 +616,7 @@ for s in "${STACKS[@]}"; do
 	t_copies "$s"
 	t_retry "$s"
 	t_kill "$s"
+	[ "$s" = serve ] || t_term "$s"
 	t_reboot "$s"
 done
 t_faults
@@ -618,7 +641,9 @@ for front in serve fcgiwrap; do
 	ok $? "loadtest --small --receipt $front: every delivery 2xx, no event lost, no hook run twice"
 	diag "$(tail -n 9 "$R/loadtest-$front.out")"
 done
-stop "$RUNNER_cgi"
-stop "$RUNNER_fcgi"
+for s in cgi fcgi; do
+	pid=RUNNER_$s
+	stop "${!pid}"
+done
 stop "$FCGI_APP"
 tap_done
