@@ -415,6 +415,61 @@ A_CODE=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Stripe-Signature: t=1,v1=00
     --data-binary '{}' "http://127.0.0.1:$PORT/webhook")
 is "$A_CODE" 400 "a bad signature: 400"
 
+# ---- serve on a socket from systemd, as stripehook-serve.service -----------------
+
+# The unit's command line, as the unit's user, with the listening socket
+# passed the systemd way (LISTEN_FDS) by systemd-socket-activate, which
+# stands in for stripehook-serve.socket; nginx uses the installed
+# nginx-fastcgi.conf location.
+sock_ready() {
+	[ -S "$R/run/stripehook/sock" ]
+}
+serve_pid() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$R" ] || continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q '^/usr/sbin/stripehook -c /etc/stripehook.conf serve' &&
+			{ echo "${p#/proc/}"; return 0; }
+	done
+	return 1
+}
+exec_start=$(sed -n 's/^ExecStart=//p' "$R/lib/systemd/system/stripehook-serve.service")
+read -r -a exec_argv <<<"$exec_start"
+in_root systemd-socket-activate -l /run/stripehook/sock \
+    setpriv --reuid=stripehook --regid=stripehook --init-groups \
+    "${exec_argv[@]}" >"$work/serve.log" 2>&1 &
+wait_for 20 sock_ready
+ok $? "serve: listening on /run/stripehook/sock from systemd-socket-activate"
+# What SocketGroup=www-data and SocketMode=0660 do.
+chgrp "$(in_root getent group www-data | cut -d: -f3)" "$R/run/stripehook/sock"
+chmod 0660 "$R/run/stripehook/sock"
+cp "$R/usr/share/doc/stripehook/examples/nginx-fastcgi.conf" \
+    "$R/etc/nginx/stripehook-location.conf"
+check "nginx reloaded with nginx-fastcgi.conf" \
+    in_root nginx -c /etc/nginx/stripehook-test.conf -s reload
+EV3=evt_pkgtest_serve_0003
+# nginx's reload is done once the new workers answer from the new location.
+serve_answers() {
+	send "$EV3" invoice.paid
+	[ "$A_CODE" = 200 ]
+}
+wait_for 20 serve_answers
+is "$A_CODE $A_BODY" '200 {"received":true}' "serve (the unit's command, as stripehook): 200"
+ok "$(grep -q " $EV3 invoice.paid$" "$R/var/lib/stripehook/events.log"; echo $?)" \
+    "serve: the hook ran"
+SERVE=$(serve_pid)
+ok "$([ -n "$SERVE" ] && [ "$(stat -c %u "/proc/$SERVE")" = "$uid" ]; echo $?)" \
+    "serve runs as stripehook, never as root"
+kill -TERM "$SERVE" 2>/dev/null
+wait $!
+is "$?" 0 "serve: SIGTERM, exit 0"
+# Back to fcgiwrap for the rest.
+sed 's|unix:/run/fcgiwrap.socket|unix:/run/stripehook/fcgiwrap.sock|' \
+    "$R/usr/share/doc/stripehook/examples/nginx-fcgiwrap.conf" \
+    >"$R/etc/nginx/stripehook-location.conf"
+check "nginx reloaded with nginx-fcgiwrap.conf" \
+    in_root nginx -c /etc/nginx/stripehook-test.conf -s reload
+
 # ---- upgrade to a rebuilt package -----------------------------------------------
 
 V2=$V1+pkgtest1
