@@ -13,8 +13,8 @@
  *
  * After "--", PROG and its arguments replace /bin/true: then the child
  * gets this process's environment (the caller sets it, e.g. a CGI
- * request's) and its standard output goes to /dev/null.  A run in which
- * any start fails or any child exits non-zero reports errors=N.
+ * request's) and its standard output goes to /dev/null.  errors=N counts
+ * the loops in which a start failed or a child exited non-zero.
  *
  *	bench-spawn MODE SECONDS PROCS [FILE] [-- PROG [ARG...]]
  */
