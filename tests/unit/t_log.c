@@ -20,8 +20,7 @@
 #include "stripehook.h"
 #include "tap.h"
 
-static char	 logpath[] = "/tmp/t_log.XXXXXX";
-static char	 otherpath[] = "/tmp/t_log_other.XXXXXX";
+static char	 logpath[4096], otherpath[4096];
 
 /* "DEV:INO" of the file at fd. */
 static void
@@ -115,9 +114,14 @@ plain_case(const char *env, const char *what)
 int
 main(void)
 {
-	char	 mine[64], other[64], bad[80];
-	int	 fd, ofd, saved;
+	const char	*tmp = getenv("TMPDIR");
+	char		 mine[64], other[64], bad[80];
+	int		 fd, ofd, saved;
 
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	snprintf(logpath, sizeof(logpath), "%s/t_log.XXXXXX", tmp);
+	snprintf(otherpath, sizeof(otherpath), "%s/t_log_other.XXXXXX", tmp);
 	if ((fd = mkstemp(logpath)) == -1 ||
 	    (ofd = mkstemp(otherpath)) == -1) {
 		perror("mkstemp");
