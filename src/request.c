@@ -310,7 +310,8 @@ done:
 		buf_printf(&line, " outcome=%s", outwords[out]);
 	buf_printf(&line, " total=%.3f", now_mono() - t0);
 	if (line.p != NULL)
-		log_line(err == SH_OK ? LOG_INFO : LOG_WARNING, line.p);
+		log_line(err == SH_OK ? LOG_INFO : status >= 500 ? LOG_ERR :
+		    LOG_WARNING, line.p);
 	buf_free(&line);
 	buf_free(&logtail);
 
