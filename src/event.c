@@ -7,6 +7,7 @@
  * Refused as invalid json besides what json-c's strict mode refuses:
  * ill-formed UTF-8 (overlong forms, surrogates, code points above U+10FFFF,
  * stray or missing continuation bytes), raw bytes below 0x20 inside strings,
+ * a single quote outside a string (json-c takes 'key' for a string),
  * numbers outside RFC 8259's grammar ("1.", "-.5", "01"), NaN, Infinity and
  * numbers too large for a double (1e400), an object key holding \u0000, and
  * nesting deeper than 64: the top-level value is at depth 1 and a member or
@@ -163,7 +164,9 @@ body_scan(const unsigned char *p, size_t len)
 		}
 		if (json_ws(p[i]))
 			continue;
-		if (p[i] < 0x20)
+		/* json-c takes 'text' for a string even in strict mode, and
+		 * then lets raw control bytes through inside it. */
+		if (p[i] < 0x20 || p[i] == '\'')
 			return -1;
 		/*
 		 * json-c copies keys with strdup: "type\u0000x" would become

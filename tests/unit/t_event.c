@@ -200,6 +200,13 @@ test_not_json(void)
 		{ EV("//c\n"), "line comment" },
 		{ "{'id':'evt_1','object':'event','type':'a.b'}",
 		    "single quotes" },
+		{ "{'id':\"evt_c\",\"object\":\"event\",\"type\":\"a.b\"}",
+		    "single-quoted key, double-quoted values" },
+		{ "{'i\td':\"evt_c\",\"id\":\"evt_c\",\"object\":\"event\","
+		    "\"type\":\"a.b\"}", "raw tab in a single-quoted key" },
+		{ EV(",\"x\":'v'"), "single-quoted value" },
+		{ EV(",\"x\":['v']"), "single-quoted array element" },
+		{ EV(",'x':1"), "single-quoted key after others" },
 		{ "{id:\"evt_1\",\"object\":\"event\",\"type\":\"a.b\"}",
 		    "unquoted key" },
 		{ EV(",\"x\":1,"), "trailing comma in object" },
