@@ -126,8 +126,10 @@ read_body(struct sh_request *rq, unsigned char *body, size_t len)
 	return SH_OK;
 }
 
-static int
-livemode_accepted(const struct sh_config *cfg, const struct sh_event *ev)
+/* stripehook.conf(5) livemode: 1 when the event may run hooks. */
+int
+request_livemode_accepted(const struct sh_config *cfg,
+    const struct sh_event *ev)
 {
 	switch (cfg->livemode) {
 	case SH_LIVEMODE_LIVE:
@@ -137,6 +139,18 @@ livemode_accepted(const struct sh_config *cfg, const struct sh_event *ev)
 	default:
 		return 1;
 	}
+}
+
+/* 1 when some configured hook matches the type. */
+int
+request_hooks_match(const struct sh_config *cfg, const char *type)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nhooks; i++)
+		if (hook_match(cfg->hooks[i].pattern, type))
+			return 1;
+	return 0;
 }
 
 static void
@@ -173,7 +187,9 @@ request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
 	unsigned char		*skip = NULL;
 
 	*duplicate = 0;
-	if (cfg->nhooks == 0)
+	/* No hook matches: nothing ran, nothing is recorded, and a kept
+	 * payload stays (the caller says so). */
+	if (!request_hooks_match(cfg, ev->type))
 		return SH_OK;
 	if ((skip = calloc(cfg->nhooks, 1)) == NULL) {
 		log_warn("calloc");
@@ -231,17 +247,6 @@ out:
 		state_close(st);
 	free(skip);
 	return err;
-}
-
-static int
-any_hook_matches(const struct sh_config *cfg, const char *type)
-{
-	size_t	 i;
-
-	for (i = 0; i < cfg->nhooks; i++)
-		if (hook_match(cfg->hooks[i].pattern, type))
-			return 1;
-	return 0;
 }
 
 /* Appends " key=value" with the value escaped, or "-" when absent. */
@@ -349,11 +354,11 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 	have_ev = 1;
 
 	/* Row 16. */
-	if (!livemode_accepted(cfg, &ev)) {
+	if (!request_livemode_accepted(cfg, &ev)) {
 		out = OUT_IGNORED;
 		goto done;
 	}
-	if (!any_hook_matches(cfg, ev.type)) {
+	if (!request_hooks_match(cfg, ev.type)) {
 		out = OUT_UNHANDLED;
 		goto done;
 	}

@@ -392,6 +392,24 @@ tool_replay(int argc, char **argv, const char *cfgpath)
 		    "event\n");
 		goto done;
 	}
+	/* As a redelivery would: an event the livemode key refuses runs
+	 * nothing, and an event no hook matches any more runs nothing and
+	 * keeps its payload; neither is a success. */
+	if (!request_livemode_accepted(cfg, &ev)) {
+		fprintf(stderr, "stripehook: the event has livemode %s and "
+		    "livemode is %s: a delivery would be ignored; nothing "
+		    "run, payload kept\n", ev.livemode < 0 ? "absent" :
+		    ev.livemode ? "true" : "false",
+		    cfg->livemode == SH_LIVEMODE_LIVE ? "live" : "test");
+		rc = TOOL_NO;
+		goto done;
+	}
+	if (!request_hooks_match(cfg, ev.type)) {
+		fprintf(stderr, "stripehook: no configured hook matches type "
+		    "%s: nothing run, payload kept\n", ev.type);
+		rc = TOOL_NO;
+		goto done;
+	}
 	/* As a redelivery would: as the configured user when started as
 	 * root, never silently as root. */
 	if (geteuid() == 0) {

@@ -314,6 +314,12 @@ enum sh_err request_run_hooks(const struct sh_config *,
 	    const struct sh_event *, const unsigned char *body, size_t len,
 	    int *duplicate, struct sh_buf *logtail);
 
+/* stripehook.conf(5) livemode: 1 when the event may run hooks. */
+int	request_livemode_accepted(const struct sh_config *,
+	    const struct sh_event *);
+/* 1 when some configured hook matches the type. */
+int	request_hooks_match(const struct sh_config *, const char *type);
+
 /* ---- Modes (cgi.c, fcgi.c, serve.c, tools.c) ---- */
 int	cgi_main(void);
 /* FastCGI app on listenfd until SIGTERM; cfgpath as resolved. */
