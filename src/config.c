@@ -695,6 +695,12 @@ config_load(const char *path, struct sh_diag *diag)
 
 	if (read_config(&p, &b) == -1)
 		goto out;
+	/* An editor's byte order mark would read as part of the first key. */
+	if (b.len >= 3 && memcmp(b.p, "\357\273\277", 3) == 0) {
+		perr(&p, 1, "starts with a UTF-8 byte order mark (EF BB BF): "
+		    "save the file without it");
+		goto out;
+	}
 
 	for (off = 0, line = 1; off < b.len; off = end + 1, line++) {
 		const char *nl = memchr(b.p + off, '\n', b.len - off);

@@ -50,7 +50,7 @@ struct records {
 static int
 usage(const char *cmd, const char *args)
 {
-	fprintf(stderr, "usage: stripehook %s [-c file]%s%s\n", cmd,
+	fprintf(stderr, "usage: stripehook [-c file] %s%s%s\n", cmd,
 	    *args ? " " : "", args);
 	return TOOL_ERR;
 }
@@ -538,8 +538,7 @@ tool_prune(int argc, char **argv, const char *cfgpath)
 
 	if ((ind = parse_options(argc, argv, &cfgpath, &verbose)) == -1 ||
 	    argc - ind != 0) {
-		fprintf(stderr, "usage: stripehook prune [-c file] [-v]\n");
-		return TOOL_ERR;
+		return usage("prune", "[-v]");
 	}
 	if ((rc = load_config(cfgpath, &cfg)) != TOOL_OK)
 		goto done;

@@ -20,6 +20,9 @@
 
 #include "stripehook.h"
 
+/* Bytes of a hook's start that execve(2) reads for its #! line. */
+#define HOOK_HEAD_MAX	256
+
 struct opts {
 	const char	*cfgpath;
 	const char	*secret_file;
@@ -269,6 +272,58 @@ may_access(const struct stat *st, uid_t uid, const gid_t *groups, int ngroups,
 	return (bits & want) == want;
 }
 
+/*
+ * Whether execve(2) can start prog, which the user may execute: an ELF
+ * binary, or a script whose first line is #! and an interpreter that
+ * exists and the user may execute.  0, or -1 with the reason in why.  A
+ * file check cannot read (execute-only) is given the benefit of the doubt.
+ */
+static int
+hook_startable(const char *prog, uid_t uid, const gid_t *groups, int ngroups,
+    char *why, size_t whylen)
+{
+	char		 head[HOOK_HEAD_MAX + 1], *interp, *end;
+	struct stat	 st;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(prog, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return 0;
+	while ((n = read(fd, head, HOOK_HEAD_MAX)) == -1 && errno == EINTR)
+		continue;
+	(void)close(fd);
+	if (n == -1)
+		return 0;
+	head[n] = '\0';
+	if (n >= 4 && memcmp(head, "\177ELF", 4) == 0)
+		return 0;
+	if (n < 2 || head[0] != '#' || head[1] != '!') {
+		snprintf(why, whylen, "neither a #! script nor an ELF binary "
+		    "(execve cannot start it)");
+		return -1;
+	}
+	for (interp = head + 2; *interp == ' ' || *interp == '\t'; interp++)
+		continue;
+	end = interp + strcspn(interp, " \t\n");
+	*end = '\0';
+	if (*interp == '\0') {
+		snprintf(why, whylen, "#! names no interpreter");
+		return -1;
+	}
+	if (stat(interp, &st) == -1)
+		snprintf(why, whylen, "interpreter %s: %s", interp,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, whylen, "interpreter %s: not a regular file",
+		    interp);
+	else if (!may_access(&st, uid, groups, ngroups, 1))
+		snprintf(why, whylen, "interpreter %s: cannot be executed",
+		    interp);
+	else
+		return 0;
+	return -1;
+}
+
 int
 tool_check(int argc, char **argv, const char *cfgpath)
 {
@@ -281,6 +336,7 @@ tool_check(int argc, char **argv, const char *cfgpath)
 	int			 ngroups = 256, rc = 1;
 	uid_t			 uid;
 	const char		*who, *path;
+	char			 why[HOOK_HEAD_MAX + 64];
 	size_t			 i;
 
 	if (get_opts(argc, argv, "c", cfgpath, &o) == -1 || o.file != NULL)
@@ -332,6 +388,10 @@ tool_check(int argc, char **argv, const char *cfgpath)
 		else if (!may_access(&st, uid, groups, ngroups, 1))
 			diag_error(&diag, "%s:%u: %s: %s cannot execute it",
 			    path, cfg->hooks[i].line, prog, who);
+		else if (hook_startable(prog, uid, groups, ngroups, why,
+		    sizeof(why)) == -1)
+			diag_error(&diag, "%s:%u: %s: %s", path,
+			    cfg->hooks[i].line, prog, why);
 	}
 	if (diag.nerrors == 0)
 		rc = 0;
