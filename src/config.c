@@ -108,6 +108,7 @@ struct parser {
 	struct sh_config *cfg;
 	unsigned	  nerr;		/* errors, even those diag lost */
 	unsigned	 *seen;		/* per keyword: its first line */
+	size_t		  hookcap;	/* slots allocated in cfg->hooks */
 	char		**env;		/* env lines in file order */
 	unsigned	 *envline;
 	size_t		  nenv;
@@ -437,7 +438,7 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 	struct sh_config *cfg = p->cfg;
 	struct sh_hook	 h, *nh;
 	struct sh_buf	 id;
-	size_t		 i;
+	size_t		 i, n;
 	int		 bad = 0;
 
 	if (!pattern_valid(av[1])) {
@@ -460,14 +461,6 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 			buf_free(&id);
 			return;
 		}
-	for (i = 0; i < cfg->nhooks; i++)
-		if (strcmp(cfg->hooks[i].identity, id.p) == 0) {
-			perr(p, line, "on line identical to line %u",
-			    cfg->hooks[i].line);
-			buf_free(&id);
-			return;
-		}
-
 	memset(&h, 0, sizeof(h));
 	h.line = line;
 	h.identity = id.p;	/* taken over from the buffer */
@@ -481,16 +474,64 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 	for (i = 2; i < ac; i++)
 		if ((h.argv[i - 2] = pstrdup(p, line, av[i])) == NULL)
 			goto fail;
-	nh = reallocarray(cfg->hooks, cfg->nhooks + 1, sizeof(*nh));
-	if (nh == NULL) {
-		perr(p, line, "%s", strerror(errno));
-		goto fail;
+	/* Grown by doubling: loading stays linear in the on lines. */
+	if (cfg->nhooks == p->hookcap) {
+		n = p->hookcap ? p->hookcap * 2 : 8;
+		if ((nh = reallocarray(cfg->hooks, n, sizeof(*nh))) == NULL) {
+			perr(p, line, "%s", strerror(errno));
+			goto fail;
+		}
+		cfg->hooks = nh;
+		p->hookcap = n;
 	}
-	cfg->hooks = nh;
 	cfg->hooks[cfg->nhooks++] = h;
 	return;
  fail:
 	hook_clear(&h);
+}
+
+static int
+hook_cmp(const void *a, const void *b)
+{
+	const struct sh_hook *x = *(const struct sh_hook * const *)a;
+	const struct sh_hook *y = *(const struct sh_hook * const *)b;
+	int		 c;
+
+	if ((c = strcmp(x->identity, y->identity)) != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * stripehook.conf(5): two identical on lines are an error, reported on
+ * the later line.  Sorted, so that loading stays O(n log n) in the on
+ * lines (a pairwise check took seconds for 20,000 of them).
+ */
+static void
+check_identical_hooks(struct parser *p)
+{
+	struct sh_config *cfg = p->cfg;
+	struct sh_hook	**v;
+	size_t		  i, first = 0;
+
+	if (cfg->nhooks < 2)
+		return;
+	if ((v = calloc(cfg->nhooks, sizeof(*v))) == NULL) {
+		perr(p, 0, "%s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < cfg->nhooks; i++)
+		v[i] = &cfg->hooks[i];
+	qsort(v, cfg->nhooks, sizeof(*v), hook_cmp);
+	for (i = 1; i < cfg->nhooks; i++) {
+		if (strcmp(v[i]->identity, v[first]->identity) != 0) {
+			first = i;
+			continue;
+		}
+		perr(p, v[i]->line, "on line identical to line %u",
+		    v[first]->line);
+	}
+	free(v);
 }
 
 static const struct keyword {
@@ -712,6 +753,7 @@ config_load(const char *path, struct sh_diag *diag)
 		parse_line(&p, line, b.p + off, len);
 	}
 
+	check_identical_hooks(&p);
 	/* keywords[0] is secret_file; a bad one was reported already. */
 	if (cfg->secret_file == NULL && p.seen[0] == 0)
 		perr(&p, 0, "secret_file is required");
