@@ -260,8 +260,10 @@ log_kv(struct sh_buf *b, const char *key, const char *val)
 		buf_escape(b, val, strlen(val));
 }
 
+/* Writes the answer; returns its status, *sent 0 when it could not be
+ * written (the client is gone). */
 static int
-answer(struct sh_request *rq, enum sh_err err, enum outcome out)
+answer(struct sh_request *rq, enum sh_err err, enum outcome out, int *sent)
 {
 	struct sh_buf	 b;
 	const char	*body;
@@ -292,6 +294,7 @@ answer(struct sh_request *rq, enum sh_err err, enum outcome out)
 	}
 	rc = (b.p == NULL) ? -1 : rq->write(rq->ctx, b.p, b.len);
 	buf_free(&b);
+	*sent = rc != -1;
 	if (rc == -1)
 		log_warnx("could not write the answer (status %d)", status);
 	return status;
@@ -310,7 +313,7 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 	size_t		 len = 0;
 	enum sh_err	 err;
 	enum outcome	 out = OUT_ERROR;
-	int		 have_ev = 0, dup = 0, status;
+	int		 have_ev = 0, dup = 0, status, sent;
 	double		 t0 = now_mono();
 	char		 tbuf[32];
 	time_t		 now;
@@ -372,7 +375,7 @@ early:
 	if (rq->drain_early)
 		drain(rq, drain_limit(rq->content_length));
 done:
-	status = answer(rq, err, out);
+	status = answer(rq, err, out, &sent);
 
 	/* SPEC 9: one key=value line, everything from outside escaped. */
 	buf_init(&line);
@@ -389,7 +392,8 @@ done:
 	    ev.livemode ? "true" : "false");
 	if (logtail.len > 0)
 		buf_append(&line, logtail.p, logtail.len);
-	buf_printf(&line, " status=%d", status);
+	buf_printf(&line, " status=%d%s", status, sent ? "" :
+	    " answer=unsent");
 	if (err != SH_OK)
 		buf_printf(&line, " error=\"%s\"", sh_err_string(err));
 	else
