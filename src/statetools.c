@@ -90,25 +90,12 @@ parse_options(int argc, char **argv, const char **cfgpath, int *v)
 static int
 load_config(const char *cfgpath, struct sh_config **cfgp)
 {
-	struct sh_diag	 diag;
-	size_t		 i;
-
-	if (cfgpath == NULL)
-		cfgpath = config_default_path();
-	memset(&diag, 0, sizeof(diag));
-	if ((*cfgp = config_load(cfgpath, &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			fprintf(stderr, "%s\n", diag.errors[i]);
-		if (diag.nerrors == 0)
-			fprintf(stderr, "stripehook: %s: cannot load the "
-			    "configuration\n", cfgpath);
-		diag_free(&diag);
+	if ((*cfgp = config_load_report(cfgpath, 0, NULL)) == NULL)
 		return TOOL_NO;
-	}
-	diag_free(&diag);
 	if ((*cfgp)->state_dir == NULL) {
 		fprintf(stderr, "stripehook: %s: state_dir is none: "
-		    "de-duplication is off and no records are kept\n", cfgpath);
+		    "de-duplication is off and no records are kept\n",
+		    (*cfgp)->path);
 		config_free(*cfgp);
 		*cfgp = NULL;
 		return TOOL_ERR;

@@ -97,17 +97,6 @@ get_opts(int argc, char **argv, const char *allowed, const char *cfgpath,
 	return 0;
 }
 
-static void
-print_diag(const struct sh_diag *d)
-{
-	size_t	 i;
-
-	for (i = 0; i < d->nerrors; i++)
-		fprintf(stderr, "%s\n", d->errors[i]);
-	for (i = 0; i < d->nwarnings; i++)
-		fprintf(stderr, "warning: %s\n", d->warnings[i]);
-}
-
 /*
  * Secrets from --secret-file, else from the configuration's secret_file.
  * *tolerance gets the configuration's (or the default).  Returns 0, or 1
@@ -120,25 +109,22 @@ load_secrets(const struct opts *o, struct sh_secrets *sec, long *tolerance)
 	struct sh_config	*cfg;
 	int			 rc = 1;
 
-	memset(&diag, 0, sizeof(diag));
 	*tolerance = SH_DEFAULT_TOLERANCE;
-	if (o->secret_file != NULL) {
-		if (secrets_load(o->secret_file, sec, &diag) == 0)
-			rc = 0;
-	} else {
-		cfg = config_load(o->cfgpath ? o->cfgpath :
-		    config_default_path(), &diag);
-		if (cfg != NULL && config_load_secrets(cfg, &diag) == 0) {
-			*sec = cfg->secrets;
-			memset(&cfg->secrets, 0, sizeof(cfg->secrets));
-			*tolerance = cfg->tolerance;
-			rc = 0;
-		}
-		if (cfg != NULL)
-			config_free(cfg);
+	if (o->secret_file == NULL) {
+		if ((cfg = config_load_report(o->cfgpath, SH_LOAD_SECRETS,
+		    NULL)) == NULL)
+			return 1;
+		*sec = cfg->secrets;
+		memset(&cfg->secrets, 0, sizeof(cfg->secrets));
+		*tolerance = cfg->tolerance;
+		config_free(cfg);
+		return 0;
 	}
-	if (rc != 0)
-		print_diag(&diag);
+	memset(&diag, 0, sizeof(diag));
+	if (secrets_load(o->secret_file, sec, &diag) == 0)
+		rc = 0;
+	else
+		diag_print(&diag, SH_LOAD_WARNINGS);
 	diag_free(&diag);
 	return rc;
 }
@@ -337,15 +323,15 @@ tool_check(int argc, char **argv, const char *cfgpath)
 	uid_t			 uid;
 	const char		*who, *path;
 	char			 why[HOOK_HEAD_MAX + 64];
-	size_t			 i;
+	size_t			 i, nerrors;
 
 	if (get_opts(argc, argv, "c", cfgpath, &o) == -1 || o.file != NULL)
 		return 2;
-	path = o.cfgpath ? o.cfgpath : config_default_path();
 	memset(&diag, 0, sizeof(diag));
-	if ((cfg = config_load(path, &diag)) == NULL)
+	if ((cfg = config_load_report(o.cfgpath, SH_LOAD_SECRETS |
+	    SH_LOAD_WARNINGS | SH_LOAD_PARTIAL, &nerrors)) == NULL)
 		goto out;
-	config_load_secrets(cfg, &diag);
+	path = cfg->path;
 
 	/* The user hooks run as: `user` when set, else whoever runs check. */
 	if (cfg->user != NULL) {
@@ -393,10 +379,10 @@ tool_check(int argc, char **argv, const char *cfgpath)
 			diag_error(&diag, "%s:%u: %s: %s", path,
 			    cfg->hooks[i].line, prog, why);
 	}
-	if (diag.nerrors == 0)
+	if (nerrors == 0 && diag.nerrors == 0)
 		rc = 0;
 out:
-	print_diag(&diag);
+	diag_print(&diag, SH_LOAD_WARNINGS);
 	if (rc == 0)
 		printf("configuration OK\n");
 	diag_free(&diag);
