@@ -95,24 +95,16 @@ struct sh_state {
 static int
 record_name(const char *identity, char *name)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
-	char		*p;
+	unsigned int	 mdlen = 0;
 
 	if (EVP_Digest(identity, strlen(identity), md, &mdlen, EVP_sha256(),
 	    NULL) != 1 || mdlen * 2 != STATE_HASH_HEX) {
 		log_warnx("state: cannot hash a hook identity");
 		return -1;
 	}
-	p = name;
-	memcpy(p, STATE_RECORD_PREFIX, sizeof(STATE_RECORD_PREFIX) - 1);
-	p += sizeof(STATE_RECORD_PREFIX) - 1;
-	for (i = 0; i < mdlen; i++) {
-		*p++ = hex[md[i] >> 4];
-		*p++ = hex[md[i] & 0xf];
-	}
-	*p = '\0';
+	memcpy(name, STATE_RECORD_PREFIX, sizeof(STATE_RECORD_PREFIX) - 1);
+	hex_encode(md, mdlen, name + sizeof(STATE_RECORD_PREFIX) - 1);
 	return 0;
 }
 

@@ -95,6 +95,9 @@ int	buf_printf(struct sh_buf *, const char *, ...)
 int	buf_escape(struct sh_buf *, const char *src, size_t len);
 /* The same for inside a quoted value: spaces stay as they are. */
 int	buf_qescape(struct sh_buf *, const char *src, size_t len);
+/* Writes the 2 * len lowercase hex digits of in and a NUL to out, which
+ * holds 2 * len + 1 bytes. */
+void	hex_encode(const unsigned char *in, size_t len, char *out);
 
 /* ---- Logging (log.c) ---- */
 void	log_init(const char *ident);
