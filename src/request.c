@@ -62,48 +62,35 @@ drain(struct sh_request *rq, size_t max)
 static size_t
 drain_limit(const char *cl)
 {
-	size_t	 v = 0;
+	long long	 v;
 
-	if (cl == NULL || *cl == '\0')
-		return SH_DRAIN_MAX;
-	for (; *cl != '\0'; cl++) {
-		if (*cl < '0' || *cl > '9')
-			return SH_DRAIN_MAX;
-		if (v <= SH_DRAIN_MAX)
-			v = v * 10 + (size_t)(*cl - '0');
-	}
-	return v < SH_DRAIN_MAX ? v : SH_DRAIN_MAX;
+	if (parse_decimal(cl, 0, SH_DRAIN_MAX, &v) == 0)
+		return (size_t)v;
+	return SH_DRAIN_MAX;
 }
 
 /*
- * RFC 3875 4.1.2: CONTENT_LENGTH is 1*digit.  Rows 3-5 of SPEC 2: unset or
- * empty is 411, anything but ASCII digits is 400, over max_body (however
- * many digits) is 413.  The value is never converted past max_body, so no
- * integer type can overflow.
+ * RFC 3875 4.1.2: CONTENT_LENGTH is 1*digit.  stripehook(8) REQUESTS:
+ * unset or empty is "length required" (411), anything but ASCII digits
+ * "bad content length" (400), over max_body, however many digits, "body
+ * too large" (413).
  */
 static enum sh_err
 parse_length(const char *s, size_t max, size_t *out)
 {
-	size_t	 v = 0;
-	int	 big = 0;
-	const char *p;
+	long long	 v;
 
 	if (s == NULL || *s == '\0')
 		return SH_E_LENGTH_REQUIRED;
-	for (p = s; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
-			return SH_E_BAD_LENGTH;
-	for (p = s; *p != '\0'; p++) {
-		if (big)
-			continue;
-		v = v * 10 + (size_t)(*p - '0');
-		if (v > max)
-			big = 1;
-	}
-	if (big)
+	switch (parse_decimal(s, 0, (long long)max, &v)) {
+	case 0:
+		*out = (size_t)v;
+		return SH_OK;
+	case -1:
+		return SH_E_BAD_LENGTH;
+	default:
 		return SH_E_TOO_LARGE;
-	*out = v;
-	return SH_OK;
+	}
 }
 
 /*
