@@ -81,7 +81,7 @@ diag_free(struct sh_diag *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* ---- Where the configuration is (SPEC 1) ---- */
+/* ---- Where the configuration is (stripehook(8) DESCRIPTION) ---- */
 
 /* $STRIPEHOOK_CONFIG (empty counts as unset), else the compiled-in path.
  * The result points into the environment or is static: copy it before
@@ -96,7 +96,7 @@ config_default_path(void)
 	return CONFIG_DEFAULT_PATH;
 }
 
-/* ---- The configuration file (SPEC 6) ---- */
+/* ---- The configuration file (stripehook.conf(5)) ---- */
 
 struct parser {
 	const char	 *path;
@@ -157,7 +157,7 @@ pnum(struct parser *p, unsigned line, const char *what, const char *s,
 	}
 }
 
-/* SPEC 6: "Paths must be absolute". */
+/* stripehook.conf(5): "Every path must be absolute". */
 static int
 ppath(struct parser *p, unsigned line, const char *what, const char *s,
     char **out)
@@ -342,7 +342,7 @@ env_name_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* env NAME=VALUE: SPEC 5 and 6.  The value is the rest of the word and may
+/* env NAME=VALUE (stripehook.conf(5), stripehook(8) HOOKS).  The value is the rest of the word and may
  * be empty; STRIPE_* belongs to stripehook; PATH replaces the default. */
 static void
 key_env(struct parser *p, unsigned line, char **av, size_t ac)
@@ -391,7 +391,7 @@ key_env(struct parser *p, unsigned line, char **av, size_t ac)
 	p->envline[p->nenv++] = line;
 }
 
-/* SPEC 5: a pattern is a type (SPEC 2 row 15's alphabet) with '*'. */
+/* A pattern is a type (the alphabet of "invalid event type") with '*'. */
 static int
 pattern_valid(const char *s)
 {
@@ -425,7 +425,7 @@ hook_clear(struct sh_hook *h)
 }
 
 /*
- * on PATTERN PROGRAM [ARG...] (SPEC 5).  The identity is the line's words,
+ * on PATTERN PROGRAM [ARG...] (stripehook(8) HOOKS).  The identity is the line's words,
  * "on" included, joined by single spaces; two identical ones are an error.
  */
 static void
@@ -555,7 +555,7 @@ static const struct keyword {
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
 /*
- * One line, without its LF and its trailing CR.  SPEC 6: words are split
+ * One line, without its LF and its trailing CR.  Words are split
  * on spaces and tabs, '#' at the start of a word starts a comment (so
  * "a#b" is one word), no quoting, escaping or expansion, and any control
  * byte but tab is an error.
@@ -627,7 +627,7 @@ parse_line(struct parser *p, unsigned line, const char *s, size_t len)
 }
 
 /* cfg->env: exactly one PATH entry (an env PATH= line or the default of
- * SPEC 5), then the other env lines in file order, then NULL. */
+ * stripehook(8) HOOKS), then the other env lines in file order, then NULL. */
 static int
 build_env(struct parser *p)
 {
@@ -654,7 +654,7 @@ build_env(struct parser *p)
 	return 0;
 }
 
-/* Reads the file, refusing one that group or others can write (SPEC 6).
+/* Reads the file, refusing one that group or others can write.
  * 0, or -1 after reporting. */
 static int
 read_config(struct parser *p, struct sh_buf *b)
@@ -693,7 +693,7 @@ read_config(struct parser *p, struct sh_buf *b)
 }
 
 /*
- * SPEC 6.  Returns the configuration (the caller frees it with
+ * stripehook.conf(5).  Returns the configuration (the caller frees it with
  * config_free) or NULL with every error found in diag.
  */
 struct sh_config *

@@ -1,6 +1,7 @@
 /*
- * The event body: SPEC 4, rows 12-15 of SPEC 2 and the STRIPE_* values
- * of SPEC 5.  Pure: no I/O, no globals.
+ * The event body (stripehook(8) EVENTS, and the errors "invalid json" to
+ * "invalid event type") and the STRIPE_* values of HOOKS.  Pure: no I/O,
+ * no globals.
  *
  * The body must be one strict JSON value (RFC 8259) in valid UTF-8, with
  * nothing after it but spaces, tabs, CRs and LFs; otherwise "invalid json".
@@ -229,7 +230,7 @@ get_type(struct json_object *o, const char *key, enum json_type type)
 	return v;
 }
 
-/* SPEC 5: a hook value is a string under 256 bytes, no control bytes. */
+/* HOOKS: a hook value is a string under 256 bytes, no control bytes. */
 static const char *
 env_string(struct json_object *o, const char *key)
 {
@@ -263,7 +264,7 @@ string_is(struct json_object *o, const char *key, const char *want)
 	return json_object_get_string(v);
 }
 
-/* The hook values of SPEC 5, each NULL when absent or unfit. */
+/* The hook values of HOOKS, each NULL when absent or unfit. */
 static void
 event_env(struct sh_event *ev, int thin)
 {
@@ -301,7 +302,8 @@ event_env(struct sh_event *ev, int thin)
 }
 
 /*
- * SPEC 4 and rows 12-15 of SPEC 2, checked in that order.  On SH_OK, ev
+ * EVENTS: "invalid json", "not an event", "invalid event id", "invalid
+ * event type", checked in that order.  On SH_OK, ev
  * owns the parsed tree (free with event_free) and every string in ev
  * borrows from it.  On error ev is cleared and owns nothing.  body need not
  * be NUL-terminated; len is authoritative.  SH_E_CONFIG ("internal error")
@@ -389,7 +391,7 @@ event_free(struct sh_event *ev)
 	ev->livemode = -1;
 }
 
-/* SPEC 2 row 14: 1-255 characters of A-Z a-z 0-9 _ -. */
+/* "invalid event id" unless 1-255 characters of A-Z a-z 0-9 _ -. */
 int
 event_id_valid(const char *s, size_t len)
 {
@@ -405,7 +407,7 @@ event_id_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* SPEC 2 row 15: 1-255 characters of a-z 0-9 _ . [ ]. */
+/* "invalid event type" unless 1-255 characters of a-z 0-9 _ . [ ]. */
 int
 event_type_valid(const char *s, size_t len)
 {

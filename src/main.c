@@ -1,5 +1,6 @@
 /*
- * stripehook: the mode is decided before any argument is read (SPEC 1):
+ * stripehook: the mode is decided before any argument is read
+ * (stripehook(8) DESCRIPTION):
  * fd 0 a listening socket makes a FastCGI app, a CGI environment makes a
  * CGI program (whose arguments are ignored: Apache turns a query string
  * into arguments), anything else is a command.

@@ -1,6 +1,6 @@
 /*
- * One request, from the checks of SPEC section 2 to the answer and the log
- * line of SPEC section 9.  The transport (CGI or FastCGI) hands in the
+ * One request, from the checks of stripehook(8) REQUESTS to the answer and
+ * the log line of LOGGING.  The transport (CGI or FastCGI) hands in the
  * parameters and a reader/writer; nothing here knows which it is.
  */
 #include "config.h"
@@ -35,7 +35,7 @@ now_mono(void)
  * Reads up to max bytes and throws them away, stopping at end of input or
  * after SH_BODY_IDLE_TIMEOUT seconds without progress.  Used before an
  * early answer under CGI: fcgiwrap turns an answer given before the body
- * was consumed into a 502 (SPEC 2).
+ * was consumed into a 502 (REQUESTS).
  */
 static void
 drain(struct sh_request *rq, size_t max)
@@ -94,7 +94,7 @@ parse_length(const char *s, size_t max, size_t *out)
 }
 
 /*
- * Reads exactly len bytes.  Row 6: fewer (end of input, an error, or no
+ * Reads exactly len bytes.  "incomplete body": fewer (end of input, an error, or no
  * progress for SH_BODY_IDLE_TIMEOUT seconds) is an incomplete body.
  */
 static enum sh_err
@@ -155,7 +155,7 @@ log_hook(struct sh_buf *logtail, const struct sh_hook *h,
 }
 
 /*
- * SPEC 5 and 8: the matching hooks in file order, the first failure stops
+ * HOOKS and DELIVERY: the matching hooks in file order, the first failure stops
  * the chain.  With records, hooks already recorded as succeeded are skipped,
  * the payload is kept while any is unfinished, and each success is recorded
  * durably before the next hook starts (and before any 200).
@@ -309,7 +309,7 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 	buf_init(&logtail);
 	memset(&ev, 0, sizeof(ev));
 
-	/* Rows 1-6: the early answers. */
+	/* The early answers, "internal error" to "body too large". */
 	if (cfg == NULL) {
 		log_warnx("configuration unusable: %s",
 		    cfg_why ? cfg_why : "unknown");
@@ -331,19 +331,19 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 	if ((err = read_body(rq, body, len)) != SH_OK)
 		goto done;
 
-	/* Rows 7-11: verified over the raw bytes before any parsing. */
+	/* The signature, verified over the raw bytes before any parsing. */
 	err = sig_verify(&cfg->secrets, rq->signature,
 	    rq->signature ? strlen(rq->signature) : 0, body, len,
 	    time(NULL), cfg->tolerance);
 	if (err != SH_OK)
 		goto done;
 
-	/* Rows 12-15. */
+	/* "invalid json" to "invalid event type". */
 	if ((err = event_parse(body, len, &ev)) != SH_OK)
 		goto done;
 	have_ev = 1;
 
-	/* Row 16. */
+	/* livemode: answered ignored. */
 	if (!request_livemode_accepted(cfg, &ev)) {
 		out = OUT_IGNORED;
 		goto done;
@@ -352,7 +352,7 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 		out = OUT_UNHANDLED;
 		goto done;
 	}
-	/* Rows 17-19. */
+	/* "event in progress", records, "hook failed". */
 	err = request_run_hooks(cfg, &ev, body, len, &dup, &logtail);
 	if (err == SH_OK)
 		out = dup ? OUT_DUPLICATE : OUT_HANDLED;
@@ -364,7 +364,7 @@ early:
 done:
 	status = answer(rq, err, out, &sent);
 
-	/* SPEC 9: one key=value line, everything from outside escaped. */
+	/* LOGGING: one key=value line, everything from outside escaped. */
 	buf_init(&line);
 	now = time(NULL);
 	gmtime_r(&now, &tm);

@@ -1,5 +1,5 @@
 /*
- * De-duplication records (SPEC section 8).
+ * De-duplication records (stripehook(8) DELIVERY).
  *
  * Layout under state_dir, one directory per event:
  *
@@ -17,7 +17,7 @@
  *					handler that died while writing)
  *
  * The event id is the only outside string that reaches a file name, and
- * only after event_id_valid() (SPEC 2 row 14: 1-255 characters of
+ * only after event_id_valid() ("invalid event id" otherwise: 1-255 characters of
  * [A-Za-z0-9_-]), so it is always one safe path component.  Hook
  * identities only reach file names hashed.  Every file is reached with
  * openat(2) and friends relative to a descriptor of state_dir, never
@@ -266,7 +266,7 @@ fail:
  * it when lock is set (LOCK_EX|LOCK_NB).  SH_OK with *out set; SH_OK with
  * *out NULL when the event is unknown and create is not set;
  * SH_E_IN_PROGRESS when the lock is held elsewhere; SH_E_EVENT_ID for an
- * id outside SPEC 2 row 14 (never reaches the file system); SH_E_STATE on
+ * id that is an "invalid event id" (never reaches the file system); SH_E_STATE on
  * any other failure (logged).
  */
 static enum sh_err
@@ -295,7 +295,7 @@ open_event(const struct sh_config *cfg, const char *id, int create, int lock,
 	st->rootfd = st->dirfd = st->lockfd = -1;
 	(void)snprintf(st->id, sizeof(st->id), "%s", id);
 
-	/* Never created here: a missing state_dir is an error (SPEC 8). */
+	/* Never created here: a missing state_dir is an error (DELIVERY). */
 	if ((st->rootfd = open(st->state_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
 		log_warn("state: open state_dir %s", st->state_dir);
@@ -367,7 +367,7 @@ done:
 	return rc;
 }
 
-/* SPEC 8: the event's lock, taken by a delivery (creates the records). */
+/* The event's lock, taken by a delivery (creates the records). */
 enum sh_err
 state_open(const struct sh_config *cfg, const char *event_id,
     struct sh_state **out)
@@ -485,7 +485,7 @@ state_hook_done(struct sh_state *st, const struct sh_hook *hook)
 	return -1;
 }
 
-/* SPEC 8: the raw payload is kept while hooks are unfinished. */
+/* The raw payload is kept while hooks are unfinished (DELIVERY). */
 enum sh_err
 state_keep_payload(struct sh_state *st, const unsigned char *body,
     size_t len)
@@ -493,7 +493,7 @@ state_keep_payload(struct sh_state *st, const unsigned char *body,
 	return write_atomic(st, STATE_PAYLOAD, STATE_PAYLOAD_MODE, body, len);
 }
 
-/* SPEC 8: a success is written and synced before the 200 answer. */
+/* A success is written and synced before the 200 answer (DELIVERY). */
 enum sh_err
 state_record(struct sh_state *st, const struct sh_hook *hook)
 {

@@ -1,5 +1,5 @@
 /*
- * The operator tools on the de-duplication records (SPEC section 7):
+ * The operator tools on the de-duplication records (stripehook(8)):
  * status, replay, forget and prune.  Exit status: 0 success, 1 a negative
  * answer (unknown event, event in progress, a hook failed, configuration
  * errors), 2 usage or I/O error.
@@ -56,7 +56,7 @@ usage(const char *cmd, const char *args)
 }
 
 /*
- * Parses [-c file] (SPEC 1: -c may come among a command's options, where
+ * Parses [-c file] (-c may also come among a command's options, where
  * it overrides the path main resolved) and, with v non-NULL, -v.  Options
  * stop at the first operand, so a hook identity is never taken for one.
  * Returns the index of the first operand, or -1 on a usage error.
@@ -225,7 +225,7 @@ open_for_tool(const struct sh_config *cfg, const char *id, int lock,
 	}
 }
 
-/* SPEC 7: which hooks succeeded for the event and when, and whether its
+/* status: which hooks succeeded for the event and when, and whether its
  * payload is kept.  Reads without taking the lock, so it never delays a
  * delivery (records and payload are replaced atomically). */
 int
@@ -306,7 +306,7 @@ done:
 }
 
 /*
- * SPEC 7: runs the event's unfinished hooks from the kept payload, as a
+ * replay: runs the event's unfinished hooks from the kept payload, as a
  * redelivery would (records, lock and all, through request_run_hooks).
  * No signature is checked: the payload was verified before it was kept.
  */
@@ -444,7 +444,7 @@ done:
 }
 
 /*
- * SPEC 7: drops the event's records (or the one of HOOK, an identity as
+ * forget: drops the event's records (or the one of HOOK, an identity as
  * status prints it) so the next delivery runs the hook(s) again.  Takes
  * the event's lock; the kept payload stays.
  */
@@ -513,7 +513,7 @@ done:
 }
 
 /*
- * SPEC 7: drops the events whose newest record is older than state_ttl
+ * prune: drops the events whose newest record is older than state_ttl
  * days; events being delivered are skipped.  Silent unless -v (for cron).
  */
 int

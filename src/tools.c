@@ -1,5 +1,5 @@
 /*
- * Operator tools of SPEC section 7 that need no records: sign, verify,
+ * Operator tools of stripehook(8) that need no records: sign, verify,
  * check.  Exit status: 0 success, 1 a negative answer (invalid signature,
  * configuration errors), 2 usage or I/O error.
  */
@@ -73,7 +73,7 @@ get_opts(int argc, char **argv, const char *allowed, const char *cfgpath,
 			break;
 		case 't':
 		case 'n':
-			/* SPEC 3: t is [1-9][0-9]{0,17}. */
+			/* SIGNATURES: t is [1-9][0-9]{0,17}. */
 			if (parse_decimal(optarg, 1, 999999999999999999LL,
 			    &o->when) != 0) {
 				fprintf(stderr, "stripehook %s: bad time: "
