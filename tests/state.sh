@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Integration tests of the de-duplication records (SPEC sections 7 and 8):
+# Integration tests of the de-duplication records (stripehook(8) DELIVERY
+# and the commands status, replay, forget and prune):
 # each hook runs to success once per event, through redeliveries, partial
 # failures, concurrent copies (CGI processes and FastCGI workers), faults
 # of the state directory, a handler killed mid-hook and a hook killed by a
