@@ -631,6 +631,12 @@ is "$?" 2 "FIFO named payload: status fails at once (exit 2)"
 like "$out" "not a regular file" "FIFO named payload: status says why"
 out=$(quick_tool -c "$CONF" replay evt_fifo_payload 2>&1)
 is "$?" 2 "FIFO named payload: replay fails at once (exit 2)"
+make_event "$EVF" evt_fifo_payload test.fifo
+post "$EVF" "$(header_for "$EVF")"
+expect "FIFO named payload: a delivery replaces it and runs the hooks" \
+    "$S200" "$B_OK" "h1 h2"
+ok "$([ ! -e "$ST6/evt_fifo_payload/payload" ] && echo 0 || echo 1)" \
+    "FIFO named payload: gone once every hook succeeded"
 
 # prune: every event here is aged; the good one goes, the one whose lock
 # is a FIFO is reported, and prune exits 2.
