@@ -55,6 +55,8 @@ usage(FILE *fp)
 	fputs("usage: stripehook [-c file]\n", fp);
 	for (i = 0; i < NCMDS; i++)
 		usage_line(fp, "      ", &cmds[i]);
+	fputs("       stripehook --help | -h | --version\n"
+	    "       stripehook command --help\n", fp);
 }
 
 static int
