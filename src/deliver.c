@@ -40,8 +40,8 @@ log_hook(struct sh_buf *logtail, const struct sh_hook *h,
 }
 
 /*
- * stripehook(8) HOOKS and DELIVERY: the matching hooks in file order, the first failure stops
- * the chain.  With records, hooks already recorded as succeeded are skipped,
+ * stripehook(8) HOOKS and DELIVERY: the matching hooks in file order, the
+ * first failure stops the chain.  With records, hooks already recorded as succeeded are skipped,
  * the payload is kept while any is unfinished, and each success is recorded
  * durably before the next hook starts (and before any 200).
  */
@@ -59,7 +59,9 @@ request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
 	unsigned char		*skip = NULL;
 
 	*duplicate = 0;
-	if (cfg->nhooks == 0)
+	/* No hook matches: nothing ran, nothing is recorded, and a kept
+	 * payload stays (the caller says so). */
+	if (!request_hooks_match(cfg, ev->type))
 		return SH_OK;
 	if ((skip = calloc(cfg->nhooks, 1)) == NULL) {
 		log_warn("calloc");

@@ -267,16 +267,12 @@ static void
 reload(struct runner *r)
 {
 	struct sh_config *ncfg;
-	struct sh_diag	 diag;
-	size_t		 i;
 
-	memset(&diag, 0, sizeof(diag));
-	if ((ncfg = config_load(r->cfgpath, &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			log_warnx("%s", diag.errors[i]);
+	if ((ncfg = config_load_report(r->cfgpath, SH_LOAD_LOG, NULL)) ==
+	    NULL)
 		log_warnx("runner: reload failed, keeping the old "
 		    "configuration");
-	} else if (ncfg->ack != SH_ACK_RECEIPT || ncfg->state_dir == NULL ||
+	else if (ncfg->ack != SH_ACK_RECEIPT || ncfg->state_dir == NULL ||
 	    strcmp(ncfg->state_dir, r->cfg->state_dir) != 0) {
 		log_warnx("runner: reload failed: ack receipt and the same "
 		    "state_dir are needed while running; keeping the old "
@@ -288,7 +284,6 @@ reload(struct runner *r)
 		log_use_syslog(ncfg->log_syslog);
 		log_info("runner: configuration reloaded");
 	}
-	diag_free(&diag);
 }
 
 /* Each running attempt finishes its hook and starts no other. */
@@ -377,20 +372,12 @@ int
 runner_main(const char *cfgpath)
 {
 	struct runner	 r;
-	struct sh_diag	 diag;
-	size_t		 i;
 
 	memset(&r, 0, sizeof(r));
-	memset(&diag, 0, sizeof(diag));
 	r.cfgpath = cfgpath;
 	r.ifd = -1;
-	if ((r.cfg = config_load(cfgpath, &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			log_warnx("%s", diag.errors[i]);
-		diag_free(&diag);
+	if ((r.cfg = config_load_report(cfgpath, SH_LOAD_LOG, NULL)) == NULL)
 		return 1;
-	}
-	diag_free(&diag);
 	log_use_syslog(r.cfg->log_syslog);
 	if (r.cfg->ack != SH_ACK_RECEIPT) {
 		log_warnx("run: %s: ack receipt is not set: there is no queue "
@@ -447,8 +434,6 @@ int
 tool_run(int argc, char **argv, const char *cfgpath)
 {
 	struct sh_config *cfg;
-	struct sh_diag	 diag;
-	size_t		 i;
 	int		 ch, rc;
 
 	optind = 0;
@@ -465,14 +450,8 @@ tool_run(int argc, char **argv, const char *cfgpath)
 	}
 	if (cfgpath == NULL)
 		cfgpath = config_default_path();
-	memset(&diag, 0, sizeof(diag));
-	if ((cfg = config_load(cfgpath, &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			fprintf(stderr, "%s\n", diag.errors[i]);
-		diag_free(&diag);
+	if ((cfg = config_load_report(cfgpath, 0, NULL)) == NULL)
 		return 1;
-	}
-	diag_free(&diag);
 	if (cfg->ack != SH_ACK_RECEIPT) {
 		fprintf(stderr, "stripehook run: %s: ack receipt is not set: "
 		    "hooks run inside the requests\n", cfgpath);
