@@ -487,7 +487,7 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 }
 
 
-/* ---- ack receipt (stripehook.conf(5) ack, retry_*, runners, on_failure) ---- */
+/* ---- ack receipt: ack, retry_*, runners, on_failure (stripehook.conf(5)) */
 
 static void
 key_ack(struct parser *p, unsigned line, char **av, size_t ac)

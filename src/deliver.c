@@ -41,9 +41,10 @@ log_hook(struct sh_buf *logtail, const struct sh_hook *h,
 
 /*
  * stripehook(8) HOOKS and DELIVERY: the matching hooks in file order, the
- * first failure stops the chain.  With records, hooks already recorded as succeeded are skipped,
- * the payload is kept while any is unfinished, and each success is recorded
- * durably before the next hook starts (and before any 200).
+ * first failure stops the chain.  With records, hooks already recorded as
+ * succeeded are skipped, the payload is kept while any is unfinished, and
+ * each success is recorded durably before the next hook starts (and
+ * before any 200).
  */
 enum sh_err
 request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
