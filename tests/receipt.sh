@@ -31,9 +31,22 @@ if [ "$(id -u)" -eq 0 ]; then
 	RU=nobody
 	RG=$(id -gn "$RU")
 	AS=(setpriv --reuid="$RU" --regid="$RG" --init-groups)
+	# The build tree may sit in a home others cannot enter: the user
+	# runs copies (and under valgrind writes its reports here, copied
+	# to the build tree's logs when the test ends).
+	mkdir -p "$R/bin" "$R/vg" || bail "mkdir $R/bin"
+	chmod 0755 "$R/bin"
+	chmod 1777 "$R/vg"
+	cp "$STRIPEHOOK" "$R/bin/stripehook" || bail "cannot copy the binary"
+	chmod 0755 "$R/bin/stripehook"
+	RUN=("$R/bin/stripehook")
 	if [ -n "${STRIPEHOOK_VALGRIND:-}" ]; then
-		mkdir -p "$top_builddir/tests/logs/valgrind"
-		chmod 1777 "$top_builddir/tests/logs/valgrind"
+		cp "$tests_dir/stripehook-vg" "$tests_dir/valgrind.supp" \
+		    "$R/bin/" || bail "cannot copy the valgrind wrapper"
+		chmod 0755 "$R/bin/stripehook-vg"
+		chmod 0644 "$R/bin/valgrind.supp"
+		RUN=("$R/bin/stripehook-vg" "$STRIPEHOOK_VALGRIND" "$R/vg"
+		    "$R/bin/stripehook")
 	fi
 else
 	RU=$(id -un)
@@ -588,6 +601,11 @@ receipt_cleanup() {
 	for m in "${MOUNTS[@]}"; do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
+	if [ -n "${STRIPEHOOK_VALGRIND:-}" ] && [ -d "$R/vg" ] &&
+	    mkdir -p "$top_builddir/tests/logs/valgrind"; then
+		cp "$R"/vg/*.log "$top_builddir/tests/logs/valgrind/" \
+		    2>/dev/null
+	fi
 	cleanup
 }
 trap receipt_cleanup EXIT
