@@ -4,13 +4,17 @@ unix socket, sends one request (PARAMS from NAME=VALUE arguments), then
 the first BYTES bytes of the body file, and stalls: it keeps the
 connection open without sending more until the app answers.  Prints the
 app's STDOUT stream (the CGI answer) and exits 0, or 1 after TIMEOUT
-seconds without an answer.
+seconds without an answer.  On stderr it reports
+"answered_after_ms=N": the milliseconds from its last byte sent to the
+first byte of the answer, measured where the answer arrives, so the
+figure does not depend on what else the test does meanwhile.
 
 usage: fcgi-client.py SOCKET BODYFILE BYTES TIMEOUT NAME=VALUE...
 """
 import socket
 import struct
 import sys
+import time
 
 BEGIN, END, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
 
@@ -40,17 +44,24 @@ def main():
     if body:
         out += record(STDIN, body)
     s.sendall(out)
+    last_sent = time.monotonic()
     # Stall: no more STDIN, no empty STDIN record, connection kept open.
     s.settimeout(float(timeout))
     data = b""
+    first = None
     try:
         while True:
             chunk = s.recv(65536)
             if not chunk:
                 break
+            if first is None:
+                first = time.monotonic()
             data += chunk
     except socket.timeout:
         return 1
+    if first is not None:
+        sys.stderr.write("answered_after_ms=%d\n"
+                         % int((first - last_sent) * 1000))
     answer = b""
     while len(data) >= 8:
         _, rtype, _, clen, plen, _ = struct.unpack(">BBHHBB", data[:8])

@@ -5,8 +5,9 @@
 # log-only headers, accepted) cleanly: the exact status and JSON body of
 # SPEC 2, exit status 0 for a CGI process, no hook run, an answer within
 # a bounded time, and the FastCGI app still alive at the end.  A client
-# that stalls mid-body under FastCGI must be answered 400 after the 30 s
-# idle rule (SPEC 2 row 6); it runs in the background meanwhile.  TAP.
+# that stalls mid-body under FastCGI must be answered 400 "incomplete
+# body" about 30 s after its last byte (stripehook(8) REQUESTS); it runs
+# in the background meanwhile and times the answer itself.  TAP.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 tests_dir=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib.sh
@@ -211,14 +212,12 @@ cases_short_body() {
 
 STALL_PID=
 STALL_APP=
-STALL_T0=
 stall_begin() {
 	local f=$W/ev/invoice.json
 	fcgi_start "$(conf_path hostile)"
 	STALL_APP=$FCGI_PID STALL_SOCK=$FCGI_SOCK STALL_LOG=$FCGI_LOG
 	# shellcheck disable=SC2034 # lib.sh's state, reset for the next start
 	FCGI_PID='' FCGI_CONF='' FCGI_SOCK='' FCGI_LOG=''
-	STALL_T0=$(now_ms)
 	python3 "$tests_dir/fcgi-client.py" "$STALL_SOCK" "$f" \
 	    $(($(stat -c %s "$f") / 2)) $((60 * SLOW)) \
 	    REQUEST_METHOD=POST "CONTENT_LENGTH=$(stat -c %s "$f")" \
@@ -228,10 +227,13 @@ stall_begin() {
 	BG_PIDS+=("$STALL_PID")
 }
 
+# The client reports when the answer came, counted from its last byte:
+# never before the 30 s rule, and soon after it (the app's own timeout
+# fires then; the slack is for a loaded machine and for valgrind).
 stall_end() {
 	local el
 	wait "$STALL_PID" || diag "the stalled client got no answer in time"
-	el=$(($(now_ms) - STALL_T0))
+	el=$(sed -n 's/^answered_after_ms=//p' "$W/stall.err")
 	forget_pid "$STALL_PID"
 	cat "$W/stall.out" >>"$ANSWERS"
 	parse_answer "$W/stall.out"
@@ -239,8 +241,9 @@ stall_end() {
 	clear_marks
 	TRANSPORT=fcgi expect_error \
 	    "a client that stalls mid-body is answered" "incomplete body"
-	[ "$el" -ge 29000 ] && [ "$el" -lt $((35000 * SLOW)) ]
-	ok $? "fcgi: ... after the 30 s idle rule (${el} ms)"
+	[ -n "$el" ] && [ "$el" -ge 29500 ] &&
+	    [ "$el" -lt $((30000 + 10000 * SLOW)) ]
+	ok $? "fcgi: ... about 30 s after its last byte (${el:-no} ms)"
 	pid_gone "$STALL_APP"
 	ok $((1 - $?)) "fcgi: the app that met the stalled client is alive"
 	fcgi_stop "$STALL_APP"
