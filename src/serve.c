@@ -86,12 +86,100 @@ is_loopback(const struct sockaddr *sa)
 }
 
 /*
- * unix:/path: a socket of our own, mode 0660, group gid (when not -1).  An
- * existing path is replaced only when it is a socket.  The socket is bound
- * under a temporary name in the same directory with its final mode (by
- * the umask) and group, then renamed into place: it never shows up at
- * path with other permissions, and a socket already there is replaced
- * atomically.
+ * The directory of the socket must be one nobody else can change: owned
+ * by us or by root, and writable by group or others only with the sticky
+ * bit (then nobody else can rename or remove our names).  Otherwise a
+ * user who can write there could swap the names we create for links.
+ */
+static int
+socket_dir_safe(const char *path)
+{
+	struct stat	 st;
+	char		 dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char	*slash = strrchr(path, '/');
+	size_t		 len = (size_t)(slash - path);
+
+	if (len == 0)
+		len = 1;		/* the root directory */
+	if (len >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	if (stat(dir, &st) == -1) {
+		log_warn("--listen unix:%s: %s", path, dir);
+		return -1;
+	}
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0)) {
+		log_warnx("--listen unix:%s: the directory %s can be written "
+		    "by others (it must belong to root or to us, and be "
+		    "writable by group or others only with the sticky bit)",
+		    path, dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Binds fd to name with mode 0660 (by the umask) and group gid (by our
+ * effective group while binding, when root), so that no path-based chmod
+ * or chown ever runs on a name someone might have replaced.  Then checks,
+ * through an O_PATH descriptor of the name (never following a link),
+ * that it is our socket; a directory with the set-group-ID bit imposes
+ * its own group, which is changed through that descriptor.
+ */
+static int
+bind_owned(int fd, const char *name, size_t namelen, gid_t gid)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 mask;
+	gid_t			 egid = getegid();
+	int			 rc, pfd, save;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, name, namelen + 1);
+	if (gid != (gid_t)-1 && geteuid() == 0 && setegid(gid) == -1)
+		return -1;
+	mask = umask(SERVE_SOCKET_UMASK);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	save = errno;
+	umask(mask);
+	if (gid != (gid_t)-1 && geteuid() == 0 && setegid(egid) == -1)
+		fatal("setegid");
+	errno = save;
+	if (rc == -1)
+		return -1;
+	if ((pfd = open(name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	rc = -1;
+	if (fstat(pfd, &st) == -1)
+		goto done;
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 07777) != SERVE_SOCKET_MODE) {
+		errno = EPERM;
+		goto done;
+	}
+	if (gid != (gid_t)-1 && st.st_gid != gid &&
+	    fchownat(pfd, "", (uid_t)-1, gid, AT_EMPTY_PATH) == -1)
+		goto done;
+	rc = 0;
+done:
+	save = errno;
+	close(pfd);
+	errno = save;
+	return rc;
+}
+
+/*
+ * unix:/path: a socket of our own, mode 0660, group gid (when not -1), in
+ * a directory nobody else can write (socket_dir_safe).  An existing path
+ * is replaced only when it is a socket.  The socket is bound under a
+ * temporary name in the same directory with its final mode and group,
+ * then renamed into place: it never shows up at path with other
+ * permissions, and a socket already there is replaced atomically.
  */
 static int
 listen_unix(const char *path, gid_t gid)
@@ -99,8 +187,7 @@ listen_unix(const char *path, gid_t gid)
 	struct sockaddr_un	 sun;
 	struct stat		 st;
 	char			 tmp[sizeof(sun.sun_path)];
-	mode_t			 mask;
-	int			 fd, n, rc;
+	int			 fd, n;
 
 	n = snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
 	if (path[0] != '/' || n < 0 || (size_t)n >= sizeof(tmp)) {
@@ -108,6 +195,8 @@ listen_unix(const char *path, gid_t gid)
 		    "%zu bytes", path, sizeof(tmp) - 1 - SERVE_TMP_SUFFIX);
 		return -1;
 	}
+	if (socket_dir_safe(path) == -1)
+		return -1;
 	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 		log_warnx("%s exists and is not a socket", path);
 		return -1;
@@ -122,19 +211,7 @@ listen_unix(const char *path, gid_t gid)
 		log_warn("socket");
 		return -1;
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, tmp, (size_t)n + 1);
-	mask = umask(SERVE_SOCKET_UMASK);
-	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(mask);
-	if (rc == -1) {
-		log_warn("bind %s", tmp);
-		close(fd);
-		return -1;
-	}
-	if (chmod(tmp, SERVE_SOCKET_MODE) == -1 ||
-	    (gid != (gid_t)-1 && chown(tmp, (uid_t)-1, gid) == -1) ||
+	if (bind_owned(fd, tmp, (size_t)n, gid) == -1 ||
 	    rename(tmp, path) == -1) {
 		log_warn("cannot put the socket in place at %s", path);
 		close(fd);

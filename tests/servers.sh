@@ -4,8 +4,8 @@
 # spawn-fcgi, nginx + `stripehook serve`, Apache + mod_fcgid and Apache +
 # mod_proxy_fcgi.  Events are signed by Stripe's official Node library and
 # posted with curl.  Then `serve` itself: graceful stop with a request in
-# flight, a killed worker replaced, root without `user`, the socket's mode
-# and an existing file at its path.
+# flight, a killed worker replaced, root without `user`, the socket's mode,
+# an existing file at its path and a socket directory others can write.
 #
 # Every server listens on 127.0.0.1 or on a unix socket in the test's own
 # directory and is stopped on exit.  A missing server is a skip, unless
@@ -268,6 +268,18 @@ EOF
 	forget_pid "$p"
 	is "$(cat "$file")" "keep me" "serve: the regular file is not replaced"
 
+	# A socket directory that others can write is refused: whoever can
+	# write there could swap serve's names for links (stripehook(8) serve).
+	open_dir=$W/run/open
+	mkdir -p "$open_dir" && chmod 0777 "$open_dir" || bail "mkdir $open_dir"
+	env -i PATH=/usr/bin:/bin timeout 10 "$SV_BIN" -c "$conf" serve \
+	    --listen "unix:$open_dir/sock" >"$W/sv/open.log" 2>&1
+	is "$?" 1 "serve: exit 1 when others can write the socket's directory"
+	like "$(cat "$W/sv/open.log")" "can be written by others" \
+	    "serve: and says why ($(head -n 1 "$W/sv/open.log"))"
+	[ -z "$(ls -A "$open_dir")" ]
+	ok $? "serve: and creates nothing in that directory"
+
 	# systemd socket activation (LISTEN_FDS, as stripehook-serve.service
 	# would get it from a socket unit).
 	if have systemd-socket-activate; then
@@ -303,7 +315,7 @@ EOF
 		skip "serve as root without user: not running as root"
 	fi
 else
-	unavailable "serve" 16
+	unavailable "serve" 19
 fi
 
 tap_done
