@@ -29,8 +29,8 @@
  * connection was accepted, or after the previous answer on a kept
  * connection; its whole body within FCGI_BODY_DEADLINE seconds of its
  * first read. */
-#define FCGI_HEADER_TIMEOUT	30
-#define FCGI_BODY_DEADLINE	60
+#define FCGI_HEADER_TIMEOUT	SH_FCGI_HEADER_TIMEOUT
+#define FCGI_BODY_DEADLINE	SH_FCGI_BODY_DEADLINE
 #define FCGI_ACCEPT_BACKOFF_MS	100	/* after a persistent accept error */
 
 static volatile sig_atomic_t	 got_term;

@@ -255,6 +255,22 @@ EOF
 	is "$(stat -c %G "$sock")" "$SV_GROUP" "serve: unix socket group $SV_GROUP"
 	sv_stop "$SERVE_PID"
 
+	# The stop grace follows the configuration in force after SIGHUP: a
+	# reload that raises hook_timeout to 100 gives requests in flight at
+	# least 100 s a hook (stripehook(8) serve).
+	grace_conf=$(sv_conf serve-grace "${SERVE_USER_LINE[@]}" "hook_timeout 1")
+	serve_start serve-grace "$grace_conf" "unix:$sock" 1
+	wait_for 10 serve_has_workers "$SERVE_PID" 1
+	new_conf=$(sv_conf serve-grace-new "${SERVE_USER_LINE[@]}" "hook_timeout 100")
+	mv "$new_conf" "$grace_conf"
+	kill -HUP "$SERVE_PID"
+	wait_for 10 grep -q "configuration reloaded" "$SERVE_LOG" ||
+		diag "no worker logged its reload"
+	sv_stop "$SERVE_PID"
+	g=$(sed -n 's/.*requests in flight have up to \([0-9]*\) s.*/\1/p' "$SERVE_LOG")
+	[ -n "$g" ] && [ "$g" -ge 400 ]
+	ok $? "serve: after a reload to hook_timeout 100, the stop grace follows (${g:-no} s)"
+
 	# An existing regular file at the socket path is left alone.
 	file=$W/run/not-a-socket
 	printf 'keep me\n' >"$file"
@@ -315,7 +331,7 @@ EOF
 		skip "serve as root without user: not running as root"
 	fi
 else
-	unavailable "serve" 19
+	unavailable "serve" 20
 fi
 
 tap_done
