@@ -1,10 +1,11 @@
 /*
- * stripehook serve: a prefork FastCGI server (stripehook(8) serve).  The master opens
- * the socket (or takes systemd's), switches to the configured user when
- * started as root, forks the workers that each run the FastCGI loop of
- * fcgi.c, replaces a worker that dies (with a back-off when it dies within a
- * second of starting), and on SIGTERM stops accepting, lets requests in
- * flight finish and exits with no child left.
+ * stripehook serve: a prefork FastCGI server (stripehook(8) serve).  The
+ * master opens the socket (or takes systemd's), switches to the
+ * configured user when started as root, forks the workers that each run
+ * the FastCGI loop of fcgi.c, replaces a worker that dies (with a
+ * back-off when it dies within a second of starting), and on SIGTERM
+ * stops accepting, lets requests in flight finish and exits with no
+ * child left.
  */
 #include "config.h"
 

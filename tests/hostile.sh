@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The hostile input table (issue "Hardening", item 3): inputs an attacker
-# on the open internet can send, each through the real binary as a CGI
-# program and as a FastCGI app.  Every case must be refused (or, for the
-# log-only headers, accepted) cleanly: the exact status and JSON body of
-# SPEC 2, exit status 0 for a CGI process, no hook run, an answer within
+# The hostile input table: inputs an attacker on the open internet can
+# send, each through the real binary as a CGI program and as a FastCGI
+# app.  Every case must be refused (or, for the log-only headers,
+# accepted) cleanly: the exact status and JSON body of stripehook(8)
+# REQUESTS, exit status 0 for a CGI process, no hook run, an answer within
 # a bounded time, and the FastCGI app still alive at the end.  A client
 # that stalls mid-body under FastCGI must be answered 400 "incomplete
 # body" about 30 s after its last byte (stripehook(8) REQUESTS); it runs
@@ -161,7 +161,7 @@ cases_bodies() {
 	ok $? "$TRANSPORT: ... and no clamped STRIPE_CREATED reaches the hook"
 }
 
-# SPEC 4: with "type" twice the last wins, and the signature covers the
+# stripehook(8) EVENTS: with "type" twice the last wins, and the signature covers the
 # whole body, the first "type" included.
 cases_duplicate_type() {
 	local f=$W/ev/dup.json g=$W/ev/dup-changed.json t v1 got

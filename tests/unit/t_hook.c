@@ -531,7 +531,7 @@ test_io(const struct sh_config *cfg)
 	run_hook(&r, cfg, ac, NULL, body, blen);
 	ok(r.res.ok, "chatty: 5 MB out before 2 MB in: ok");
 	nlines = count(r.log, "stream=stdout line=\"hello\"");
-	/* SPEC 5: 64 KiB a run; "hello\n" is 6 bytes. */
+	/* stripehook(8) HOOKS: 64 KiB a run; "hello\n" is 6 bytes. */
 	ok(nlines > 0 && nlines * 6 <= SH_HOOK_OUTPUT_MAX &&
 	    nlines * 6 > SH_HOOK_OUTPUT_MAX - SH_HOOK_LINE_MAX,
 	    "chatty: output logged up to 64 KiB (%d lines)", nlines);
@@ -853,7 +853,7 @@ test_low_fds(const struct sh_config *cfg)
 	run_free(&r);
 }
 
-/* SPEC 8: the hook dies with its handler (PR_SET_PDEATHSIG). */
+/* stripehook(8) DELIVERY: the hook dies with its handler. */
 static void
 test_pdeathsig(const struct sh_config *cfg)
 {
