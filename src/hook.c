@@ -385,17 +385,43 @@ child_run(const struct hk_child *c)
 
 /*
  * The hook starts the way posix_spawn(3) starts a child: clone(2) with
- * CLONE_VM | CLONE_VFORK, so no page table is copied and the caller
- * sleeps until the child's execve, but on a stack of its own, so nothing
- * the child does can touch the caller's.  The stack is mapped once and
- * reused: one hook runs at a time.  Builds configured with
- * --enable-asan use fork(2) instead (STRIPEHOOK_SPAWN_FORK): the
- * sanitizer cannot follow a child that shares its memory.
+ * CLONE_VM | CLONE_VFORK, so no page table is copied and the supervisor
+ * sleeps until the hook's execve, but on a stack of its own, so nothing
+ * the hook does before execve can touch the supervisor's.  The handler
+ * maps that stack once (hk_stack), and each supervisor inherits it.
+ * Builds configured with --enable-asan use fork(2) instead
+ * (STRIPEHOOK_SPAWN_FORK): the sanitizer cannot follow a child that
+ * shares its memory.
  */
-static int __attribute__((unused))
+#ifndef STRIPEHOOK_SPAWN_FORK
+static char	*hk_stack_base;
+
+static int
 child_entry(void *arg)
 {
 	child_run(arg);
+}
+#endif
+
+/* Maps the hook's stack, once per process; -1 when that fails. */
+static int
+hk_stack(void)
+{
+#ifndef STRIPEHOOK_SPAWN_FORK
+	char	*p;
+
+	if (hk_stack_base != NULL)
+		return 0;
+	/* An anonymous mapping takes fd -1 (mmap(2)). */
+	p = mmap(NULL, HOOK_CHILD_STACK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+	    // cppcheck-suppress invalidFunctionArg
+	    -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	hk_stack_base = p;
+#endif
+	return 0;
 }
 
 static pid_t
@@ -408,21 +434,8 @@ spawn_child(const struct hk_child *c)
 		child_run(c);
 	return pid;
 #else
-	static char	*stack;
-
-	if (stack == NULL) {
-		/* An anonymous mapping takes fd -1 (mmap(2)). */
-		stack = mmap(NULL, HOOK_CHILD_STACK, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-		    // cppcheck-suppress invalidFunctionArg
-		    -1, 0);
-		if (stack == MAP_FAILED) {
-			stack = NULL;
-			return -1;
-		}
-	}
 	/* The stack grows down: hand clone its top. */
-	return clone(child_entry, stack + HOOK_CHILD_STACK,
+	return clone(child_entry, hk_stack_base + HOOK_CHILD_STACK,
 	    CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)c);
 #endif
 }
@@ -875,6 +888,11 @@ run_prepare(struct hk_run *r, const struct sh_event *ev)
 	}
 	if (run_pipes(r) == -1)
 		return -1;
+	if (hk_stack() == -1) {
+		tag_log(r->tag.p, LOG_WARNING, "spawn-failed: mmap: %s",
+		    strerror(errno));
+		return -1;
+	}
 	r->c.argv = r->hook->argv;
 	r->c.envp = r->envp;
 	r->c.stdio[0] = r->pin[0];
