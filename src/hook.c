@@ -654,12 +654,15 @@ sup_reap_all(pid_t hook, int subreaper)
 	for (;;) {
 		if (hook_left)
 			(void)kill(-hook, SIGKILL);
-		if (subreaper)
-			(void)sup_signal_children(SIGKILL);
-		w = waitpid(-1, &st, 0);
+		/* Without the kernel's list of our children (no /proc), the
+		 * orphans we inherited cannot be found: reap what has ended
+		 * and leave the rest. */
+		if (subreaper && sup_signal_children(SIGKILL) == -1)
+			subreaper = 0;
+		w = waitpid(-1, &st, subreaper || hook_left ? 0 : WNOHANG);
 		if (w == -1 && errno == EINTR)
 			continue;
-		if (w == -1)
+		if (w <= 0)
 			break;
 		if (w == hook) {
 			status = st;
@@ -752,10 +755,7 @@ sup_main(struct hk_run *r)
 	close_fd(&r->pin[1]);
 	close_fd(&r->pout[0]);
 	close_fd(&r->perr[0]);
-	/* Without the kernel's list of children, inherited orphans could
-	 * not be found to be killed: then do not adopt them. */
-	subreaper = sup_signal_children(0) == 0 &&
-	    prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+	subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
 	r->c.ppid = getpid();
 	hook = spawn_child(&r->c);
 	close_fd(&r->pin[0]);
