@@ -287,6 +287,8 @@ report() {
 }
 
 # The app's sockets: the listening one, plus each accepted connection.
+# (Called through wait_for.)
+# shellcheck disable=SC2317
 sockets_of() {
 	local n=0 l
 	for l in /proc/"$1"/fd/*; do

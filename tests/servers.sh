@@ -287,7 +287,7 @@ EOF
 	# A socket directory that others can write is refused: whoever can
 	# write there could swap serve's names for links (stripehook(8) serve).
 	open_dir=$W/run/open
-	mkdir -p "$open_dir" && chmod 0777 "$open_dir" || bail "mkdir $open_dir"
+	{ mkdir -p "$open_dir" && chmod 0777 "$open_dir"; } || bail "mkdir $open_dir"
 	env -i PATH=/usr/bin:/bin timeout 10 "$SV_BIN" -c "$conf" serve \
 	    --listen "unix:$open_dir/sock" >"$W/sv/open.log" 2>&1
 	is "$?" 1 "serve: exit 1 when others can write the socket's directory"
