@@ -134,11 +134,10 @@ int
 sig_hmac_hex(const unsigned char *key, size_t keylen, const char *t,
     size_t tlen, const unsigned char *body, size_t len, char out[65])
 {
-	static const char	 hex[] = "0123456789abcdef";
 	EVP_MAC_CTX		*ctx = NULL;
 	OSSL_PARAM		 params[2];
 	unsigned char		 md[EVP_MAX_MD_SIZE];
-	size_t			 mdlen = 0, i;
+	size_t			 mdlen = 0;
 	int			 rc = -1;
 
 	out[0] = '\0';
@@ -167,12 +166,7 @@ sig_hmac_hex(const unsigned char *key, size_t keylen, const char *t,
 	    mdlen != SIG_SHA256_LEN)
 		goto done;
 
-	/* By hand: OpenSSL's hex helpers use colons or upper case. */
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0x0f];
-	}
-	out[2 * mdlen] = '\0';
+	hex_encode(md, mdlen, out);
 	rc = 0;
 done:
 	OPENSSL_cleanse(md, sizeof(md));
