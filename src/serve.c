@@ -363,16 +363,6 @@ serve_grace(const struct sh_config *cfg)
 	    SH_FCGI_BODY_DEADLINE + 5;
 }
 
-static void
-print_diag(struct sh_diag *diag)
-{
-	size_t	 i;
-
-	for (i = 0; i < diag->nerrors; i++)
-		fprintf(stderr, "%s\n", diag->errors[i]);
-	diag_free(diag);
-}
-
 /* Options; 0, or the exit status for a usage error. */
 static int
 serve_options(struct serve *sv, int argc, char **argv)
@@ -413,28 +403,29 @@ serve_options(struct serve *sv, int argc, char **argv)
 }
 
 /* The configuration as the starting user sees it: valid, and naming a
- * user to switch to when we are root.  0, or -1 with diag filled. */
+ * user to switch to when we are root.  0, or -1 once said why on stderr. */
 static int
-serve_precheck(struct serve *sv, struct sh_diag *diag)
+serve_precheck(struct serve *sv)
 {
 	struct sh_config	*cfg;
 	int			 rc = -1;
 
-	if ((cfg = config_load(sv->path, diag)) == NULL)
+	if ((cfg = config_load_report(sv->path, 0, NULL)) == NULL)
 		return -1;
 	if (geteuid() == 0) {
 		if (cfg->user == NULL) {
-			diag_error(diag, "%s: started as root without a user "
-			    "to switch to (set user)", sv->path);
+			fprintf(stderr, "%s: started as root without a user "
+			    "to switch to (set user)\n", sv->path);
 			goto done;
 		}
 		if ((sv->pw = getpwnam(cfg->user)) == NULL) {
-			diag_error(diag, "%s: user %s does not exist",
+			fprintf(stderr, "%s: user %s does not exist\n",
 			    sv->path, cfg->user);
 			goto done;
 		}
 		if (sv->pw->pw_uid == 0) {
-			diag_error(diag, "%s: user must not be root", sv->path);
+			fprintf(stderr, "%s: user must not be root\n",
+			    sv->path);
 			goto done;
 		}
 		sv->gid = sv->pw->pw_gid;
@@ -489,19 +480,18 @@ serve_drop(const struct serve *sv)
 		fatalx("could regain root after switching user");
 }
 
-/* As the user hooks run as: the full load, secrets included.  0 or -1
- * with diag filled. */
+/* As the user hooks run as: the full load, secrets included.  0, or -1
+ * once said why on stderr. */
 static int
-serve_fullcheck(struct serve *sv, struct sh_diag *diag)
+serve_fullcheck(struct serve *sv)
 {
 	struct sh_config	*cfg;
-	int			 rc = 0;
 
-	if ((cfg = config_load(sv->path, diag)) == NULL ||
-	    config_load_secrets(cfg, diag) == -1)
-		rc = -1;
+	if ((cfg = config_load_report(sv->path, SH_LOAD_SECRETS,
+	    NULL)) == NULL)
+		return -1;
 	config_free(cfg);
-	return rc;
+	return 0;
 }
 
 /*
@@ -699,11 +689,9 @@ int
 serve_main(int argc, char **argv, const char *cfgpath)
 {
 	struct serve	 sv;
-	struct sh_diag	 diag;
 	int		 i, rc;
 
 	memset(&sv, 0, sizeof(sv));
-	memset(&diag, 0, sizeof(diag));
 	sv.path = cfgpath;
 	sv.gid = (gid_t)-1;
 	sv.fd = -1;
@@ -712,20 +700,15 @@ serve_main(int argc, char **argv, const char *cfgpath)
 		return rc;
 	if (sv.path == NULL)
 		sv.path = config_default_path();
-	rc = 1;
-	if (serve_precheck(&sv, &diag) == -1) {
-		print_diag(&diag);
+	if (serve_precheck(&sv) == -1)
 		return 1;
-	}
 	if ((rc = serve_bind(&sv)) != 0)
 		goto done;
 	serve_drop(&sv);
-	if (serve_fullcheck(&sv, &diag) == -1) {
-		print_diag(&diag);
+	if (serve_fullcheck(&sv) == -1) {
 		rc = 1;
 		goto done;
 	}
-	diag_free(&diag);
 	serve_signals();
 	for (i = 0; i < sv.nworkers; i++)
 		sv.w[i].backoff = 1;
