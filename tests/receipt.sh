@@ -383,8 +383,19 @@ t_kill() {
 	post1 "$s" "$id" "hook to be killed: queued" "$B_QUEUED"
 	wait_for $((20 * SLOW)) test -f "$R/flags/$id.h1.pid"
 	hp=$(cat "$R/flags/$id.h1.pid")
-	ep=$(ps -o ppid= -p "$hp" | tr -d ' ')
-	rp=$(ps -o ppid= -p "$ep" | tr -d ' ')
+	if [ "$s" = serve ]; then
+		# serve's child that the hook descends from.
+		rp=$hp
+		while ep=$(ps -o ppid= -p "$rp" | tr -d ' ') &&
+		    [ -n "$ep" ] && [ "$ep" -gt 1 ] &&
+		    [ "$ep" != "$SERVE_PID_R" ]; do
+			rp=$ep
+		done
+		[ "$ep" = "$SERVE_PID_R" ] || rp=
+	else
+		rp=RUNNER_$s
+		rp=${!rp}
+	fi
 	if [ -z "$rp" ] || [ "$rp" -le 1 ]; then
 		ok 1 "$s: found the runner of the hook"
 		return
