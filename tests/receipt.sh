@@ -369,6 +369,8 @@ t_retry() {
 	is "$((n - t))" "$((2 * RETRY_MIN))" "$s: then after twice retry_min"
 	wait_for $((30 * SLOW)) has_ok "$s" "$id" h2
 	ok $? "$s: the third attempt succeeded"
+	# The attempt's line follows its last hook.
+	wait_for $((10 * SLOW)) has_attempt "$s" "$id" 3
 	like "$(attempt_line "$s" "$id" 3)" "outcome=handled next=-" \
 	    "$s: attempt=3 logged as handled"
 	is "$(oks "$s" "$id" h1)/$(starts "$s" "$id" h1)/$(starts "$s" "$id" h2)" \
@@ -475,6 +477,9 @@ t_dead_start() {
 	flag h1 "evt_${1}_dead" always
 	post1 "$1" "evt_${1}_dead" "always failing hook: queued" "$B_QUEUED"
 }
+has_onfail() {
+	[ "$(count "$1" "^$2 onfail ran\$")" -ge 1 ]
+}
 is_dead() {
 	list_line "$1" "$2" --dead | grep -q "	dead	"
 }
@@ -486,9 +491,10 @@ t_dead_end() {
 	att=$(printf '%s' "$l" | cut -f4)
 	like "$l" "^$id	test.receipt	dead	[0-9]+	[0-9T:Z-]+	-	exit=1\$" \
 	    "$s: list --dead shows it"
-	like "$(grep "run event=$id .*attempt=$att " "$R/$s/run.log")" \
+	wait_for $((10 * SLOW)) has_attempt "$s" "$id" "$att"
+	like "$(attempt_line "$s" "$id" "$att")" \
 	    "outcome=dead next=-" "$s: the last attempt logged outcome=dead"
-	wait_for $((10 * SLOW)) test -f "$R/flags/$id.onfail.stdin"
+	wait_for $((10 * SLOW)) has_onfail "$s" "$id"
 	is "$(count "$s" "^$id onfail ran\$")" 1 "$s: on_failure ran once"
 	env=$(grep -E '^STRIPE_(FAILED_HOOK|ATTEMPTS|LAST_RESULT|EVENT_ID)=' \
 	    "$R/flags/$id.onfail.env" | sort | tr '\n' '|')
