@@ -180,15 +180,6 @@ hook_result_word(const struct sh_hook_result *r, char *buf, size_t len)
 	return buf;
 }
 
-static double
-mono_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 close_fd(int *fd)
 {

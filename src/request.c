@@ -22,13 +22,25 @@ enum outcome {
 	OUT_IGNORED
 };
 
-static double
-now_mono(void)
+/*
+ * Fills rq from a transport's parameters (the CGI environment, a FastCGI
+ * request's parameter list) through get, and clears everything else: the
+ * parameters stripehook(8) REQUESTS reads, and for the log the remote
+ * address, the request id (REQUEST_ID, else HTTP_X_REQUEST_ID) and the
+ * content type.
+ */
+void
+request_params(struct sh_request *rq,
+    const char *(*get)(void *arg, const char *name), void *arg)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	memset(rq, 0, sizeof(*rq));
+	rq->method = get(arg, "REQUEST_METHOD");
+	rq->content_length = get(arg, "CONTENT_LENGTH");
+	rq->signature = get(arg, "HTTP_STRIPE_SIGNATURE");
+	rq->remote_addr = get(arg, "REMOTE_ADDR");
+	if ((rq->request_id = get(arg, "REQUEST_ID")) == NULL)
+		rq->request_id = get(arg, "HTTP_X_REQUEST_ID");
+	rq->content_type = get(arg, "CONTENT_TYPE");
 }
 
 /*
@@ -301,7 +313,7 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 	enum sh_err	 err;
 	enum outcome	 out = OUT_ERROR;
 	int		 have_ev = 0, dup = 0, status, sent;
-	double		 t0 = now_mono();
+	double		 t0 = mono_now();
 	char		 tbuf[32];
 	time_t		 now;
 	struct tm	 tm;
@@ -385,7 +397,7 @@ done:
 		buf_printf(&line, " error=\"%s\"", sh_err_string(err));
 	else
 		buf_printf(&line, " outcome=%s", outwords[out]);
-	buf_printf(&line, " total=%.3f", now_mono() - t0);
+	buf_printf(&line, " total=%.3f", mono_now() - t0);
 	if (line.p != NULL)
 		log_line(err == SH_OK ? LOG_INFO : status >= 500 ? LOG_ERR :
 		    LOG_WARNING, line.p);

@@ -212,6 +212,13 @@ void	diag_print(const struct sh_diag *, int flags);
  */
 struct sh_config *config_load_report(const char *path, int flags,
 	    size_t *nerrors);
+/* The same load without printing: the diagnostics go to *diag (set up
+ * here; the caller frees it with diag_free), for a caller that logs them
+ * its own way (the CGI program and the FastCGI app keep the first error
+ * for each request's log line).  NULL comes with at least one error in
+ * diag unless memory ran out. */
+struct sh_config *config_load_diag(const char *path, int flags,
+	    struct sh_diag *diag);
 
 /* ---- Signature (sig.c): pure, no I/O ---- */
 struct sh_sighdr {
@@ -332,6 +339,10 @@ struct sh_request {
 	void		*ctx;
 	int		 drain_early;	/* CGI: drain stdin before early answers */
 };
+/* Fills the request's strings from a transport's parameters, read through
+ * get (NULL for an absent one); clears the rest. */
+void	request_params(struct sh_request *,
+	    const char *(*get)(void *arg, const char *name), void *arg);
 /* Handles one request from checks to answer, writes the answer and one
  * log line.  cfg NULL means the configuration is unusable (row 1);
  * cfg_why says why for the log.  Returns the HTTP status sent. */
@@ -371,5 +382,16 @@ int	parse_decimal(const char *, long long min, long long max,
 /* Reads a whole file with read(2) into buf (for payload files and stdin);
  * 0 or -1 with errno. */
 int	read_fd_all(int fd, struct sh_buf *buf, size_t max);
+
+/* ---- System plumbing (sys.c) ---- */
+struct passwd;
+/* Seconds on the monotonic clock (only differences mean anything). */
+double	mono_now(void);
+/* Becomes pw's user and groups for good, and checks that root cannot be
+ * regained.  0, or -1 with *step naming what failed and errno set. */
+int	become_user(const struct passwd *, const char **step);
+/* The same by name, refusing root: for the tools started as root.  0, or
+ * -1 after saying why on stderr. */
+int	become_user_named(const char *);
 
 #endif /* STRIPEHOOK_H */
