@@ -263,8 +263,7 @@ listen_inet(const char *addr)
 		goto bad;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
+	memset(&hints, 0, sizeof(hints));	/* ai_family 0: IPv4 or IPv6 */
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {

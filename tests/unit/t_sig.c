@@ -10,7 +10,7 @@
  * harness, so `make distcheck` finds them in the source tree), else from
  * tests/data/vectors under the current directory.
  *
- * The raw HMAC vectors of the README (section 3: key test_secret, no
+ * The raw HMAC vectors of tests/data/vectors/README.md (key test_secret, no
  * timestamp) cannot go through sig_hmac_hex(), which always MACs
  * t "." body and so can never produce a MAC of a message without a '.'.
  * Calling EVP_MAC directly would test OpenSSL, not this code.  They serve
