@@ -351,7 +351,7 @@ open_event(const struct sh_config *cfg, const char *id, int create, int lock,
     struct sh_state **out)
 {
 	struct sh_state	*st = NULL;
-	enum sh_err	 rc;
+	enum sh_err	 rc = SH_E_STATE;
 	int		 tries, r;
 
 	*out = NULL;
