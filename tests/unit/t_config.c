@@ -717,6 +717,60 @@ test_config_file(void)
 	diag_free(&d);
 }
 
+/*
+ * config_load_diag, the transports' loader: the diagnostics come back to
+ * the caller (the first error is each request's log line under CGI and
+ * FastCGI), nothing is printed, and a configuration whose secrets fail is
+ * returned only with SH_LOAD_PARTIAL.
+ */
+static void
+test_load_diag(void)
+{
+	struct sh_config *cfg;
+	struct sh_diag	 d;
+	char		 text[2400], missing[1200], want[1400];
+	const char	*p, *secret;
+
+	p = mkfile("secret_file relative\n", 0600);
+	cfg = config_load_diag(p, SH_LOAD_SECRETS, &d);
+	snprintf(want, sizeof(want), "%s:1: secret_file: relative is not an "
+	    "absolute path", p);
+	ok(cfg == NULL && d.nerrors >= 1 && strcmp(d.errors[0], want) == 0,
+	    "config_load_diag: a bad file gives NULL and its first error");
+	diag_free(&d);
+
+	snprintf(missing, sizeof(missing), "%s/t_config.nosecret.%ld", tmpdir,
+	    (long)getpid());
+	snprintf(text, sizeof(text), "secret_file %s\nstate_dir none\n",
+	    missing);
+	p = mkfile(text, 0600);
+	cfg = config_load_diag(p, SH_LOAD_SECRETS, &d);
+	ok(cfg == NULL && d.nerrors == 1 && strncmp(d.errors[0], missing,
+	    strlen(missing)) == 0,
+	    "config_load_diag: a missing secret file gives NULL, naming it");
+	diag_free(&d);
+	cfg = config_load_diag(p, SH_LOAD_SECRETS | SH_LOAD_PARTIAL, &d);
+	ok(cfg != NULL && d.nerrors == 1,
+	    "config_load_diag: SH_LOAD_PARTIAL keeps the configuration");
+	config_free(cfg);
+	diag_free(&d);
+	cfg = config_load_diag(p, 0, &d);
+	ok(cfg != NULL && d.nerrors == 0,
+	    "config_load_diag: without SH_LOAD_SECRETS the secret file is "
+	    "not read");
+	config_free(cfg);
+	diag_free(&d);
+
+	secret = mkfile("whsec_one\n", 0600);
+	snprintf(text, sizeof(text), "secret_file %s\nstate_dir none\n",
+	    secret);
+	cfg = config_load_diag(mkfile(text, 0600), SH_LOAD_SECRETS, &d);
+	ok(cfg != NULL && d.nerrors == 0 && cfg->secrets.n == 1,
+	    "config_load_diag: a good file loads with its secrets");
+	config_free(cfg);
+	diag_free(&d);
+}
+
 /* ---- Secrets ---- */
 
 static void
@@ -909,6 +963,7 @@ main(void)
 	test_many_hooks();
 	test_several_errors();
 	test_config_file();
+	test_load_diag();
 	test_secrets();
 
 	for (i = 0; i < nfiles; i++) {
