@@ -90,17 +90,27 @@ has_warning(const struct sh_diag *d, const char *text)
 	return 0;
 }
 
+/* A case's name: its first line, or what an empty text means. */
+static const char *
+case_name(const char *text, char *buf, size_t len)
+{
+	if (*text == '\0')
+		return "only secret_file (the defaults)";
+	snprintf(buf, len, "%.*s", (int)strcspn(text, "\n"), text);
+	return buf;
+}
+
 /* The file (with a secret_file line added) must load. */
 static struct sh_config *
 accepted(const char *text, struct sh_diag *d)
 {
 	struct sh_config *cfg;
-	char		 buf[8192];
+	char		 buf[8192], name[256];
 	size_t		 i;
 
 	snprintf(buf, sizeof(buf), "%s" SECRET_LINE, text);
 	cfg = load(buf, d);
-	ok(cfg != NULL, "accepted: %.*s", (int)strcspn(text, "\n"), text);
+	ok(cfg != NULL, "accepted: %s", case_name(text, name, sizeof(name)));
 	for (i = 0; i < d->nerrors; i++)
 		printf("#   error: %s\n", d->errors[i]);
 	return cfg;
@@ -238,7 +248,7 @@ test_acceptances(void)
 	const struct acceptance *a;
 	struct sh_config *cfg;
 	struct sh_diag	 d;
-	char		 want[1024], buf[1024], *pair, *save, *eq;
+	char		 want[1024], buf[1024], name[256], *pair, *save, *eq;
 	const char	*got;
 
 	for (a = acceptances; a < acceptances + sizeof(acceptances) /
@@ -251,11 +261,13 @@ test_acceptances(void)
 			*eq = '\0';
 			if (strcmp(pair, "warnings") == 0) {
 				is_int(d.nwarnings, atoi(eq + 1),
-				    "  %s warnings", eq + 1);
+				    "  %s: %s warnings", case_name(a->text,
+				    name, sizeof(name)), eq + 1);
 				continue;
 			}
 			got = field(cfg, pair, buf, sizeof(buf));
-			is_str(got, eq + 1, "  %s", pair);
+			is_str(got, eq + 1, "  %s: %s is %s", case_name(a->text,
+			    name, sizeof(name)), pair, eq + 1);
 		}
 		config_free(cfg);
 		diag_free(&d);
@@ -798,16 +810,18 @@ secrets_bad(const char *data, size_t len, mode_t mode, const char *msg,
 
 	memset(&d, 0, sizeof(d));
 	ok(secrets_load(p, &s, &d) == -1, "secret file refused: %s", msg);
-	ok(s.n == 0 && s.v == NULL, "  nothing loaded");
+	ok(s.n == 0 && s.v == NULL, "  %s: no secret loaded", msg);
 	if (line > 0)
-		ok(has_error(&d, "%s:%d: %s", p, line, msg), "  error");
+		ok(has_error(&d, "%s:%d: %s", p, line, msg),
+		    "  %s: the error names the file and line %d", msg, line);
 	else
-		ok(has_error(&d, "%s: %s", p, msg), "  error");
+		ok(has_error(&d, "%s: %s", p, msg),
+		    "  %s: the error names the file", msg);
 	for (i = 0; i < d.nerrors; i++)
 		if (strstr(d.errors[i], "whsec_") != NULL ||
 		    strstr(d.errors[i], "SECRET") != NULL)
 			leaked = 1;
-	ok(!leaked, "  error does not contain the secret");
+	ok(!leaked, "  %s: the error does not contain the secret", msg);
 	secrets_free(&s);
 	diag_free(&d);
 }
