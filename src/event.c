@@ -391,8 +391,8 @@ event_free(struct sh_event *ev)
 	ev->livemode = -1;
 }
 
-#define EVENT_ID_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
-			"0123456789_-"
+#define EVENT_ID_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"abcdefghijklmnopqrstuvwxyz0123456789_-"
 #define EVENT_TYPE_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_.[]"
 
 /* 1 when s has 1 to max bytes, each one of set (a NUL never is). */

@@ -78,7 +78,8 @@ enum sh_err {
 };
 int		 sh_err_status(enum sh_err);	/* HTTP status */
 const char	*sh_err_reason(enum sh_err);	/* HTTP reason phrase */
-const char	*sh_err_string(enum sh_err);	/* the error string of REQUESTS */
+/* The error string stripehook(8) REQUESTS gives for the outcome. */
+const char	*sh_err_string(enum sh_err);
 
 /* ---- Growable buffer (buf.c) ---- */
 struct sh_buf {
@@ -229,8 +230,8 @@ struct sh_sighdr {
 	size_t		 v1len[SH_SIG_ITEMS_MAX];
 	size_t		 nv1;
 };
-/* The header grammar of stripehook(8) SIGNATURES.  SH_OK, SH_E_NO_SIG (NULL or empty), SH_E_MALFORMED_SIG,
- * SH_E_NO_V1. */
+/* The header grammar of stripehook(8) SIGNATURES.  SH_OK, SH_E_NO_SIG
+ * (NULL or empty), SH_E_MALFORMED_SIG, SH_E_NO_V1. */
 enum sh_err sig_parse(const char *hdr, size_t len, struct sh_sighdr *out);
 /* Lowercase hex HMAC-SHA256 of "t.body" under key; out gets 64 chars and a
  * NUL.  0 or -1 (OpenSSL failure; never for valid input). */
@@ -264,8 +265,9 @@ struct sh_event {
 enum sh_err event_parse(const unsigned char *body, size_t len,
 	    struct sh_event *ev);
 void	event_free(struct sh_event *);
-int	event_id_valid(const char *, size_t);	/* 1 unless "invalid event id" */
-int	event_type_valid(const char *, size_t);	/* 1 unless "invalid event type" */
+/* 1 unless "invalid event id", "invalid event type". */
+int	event_id_valid(const char *, size_t);
+int	event_type_valid(const char *, size_t);
 
 /* ---- Hooks (hook.c) ---- */
 /* 1 when pattern (HOOKS: '*' any run, nothing else special) matches the
