@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -265,8 +264,7 @@ listen_inet(const char *addr)
 		goto bad;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
+	memset(&hints, 0, sizeof(hints));	/* ai_family 0: IPv4 or IPv6 */
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
@@ -471,15 +469,12 @@ serve_bind(struct serve *sv)
 static void
 serve_drop(const struct serve *sv)
 {
-	const struct passwd	*pw = sv->pw;
+	const char	*step;
 
-	if (pw == NULL)
+	if (sv->pw == NULL)
 		return;
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
-		fatal("cannot switch to user %s", pw->pw_name);
-	if (setuid(0) != -1)
-		fatalx("could regain root after switching user");
+	if (become_user(sv->pw, &step) == -1)
+		fatal("cannot switch to user %s (%s)", sv->pw->pw_name, step);
 }
 
 /* As the user hooks run as: the full load, secrets included.  0, or -1
