@@ -140,11 +140,10 @@ cleanup(struct writer *ws, int nw)
 static void
 report(struct writer *ws, int nw, double secs)
 {
-	long	*all, n = 0, loops = 0, files = 0;
+	long	*all, n = 0, files = 0;
 	int	 i;
 
 	for (i = 0; i < nw; i++) {
-		loops += ws[i].loops;
 		files += ws[i].loops * group;
 		n += ws[i].loops < MAX_SAMPLES ? ws[i].loops : MAX_SAMPLES;
 	}
@@ -163,7 +162,6 @@ report(struct writer *ws, int nw, double secs)
 	    secs * 1e6, n ? all[n / 2] : 0, n ? all[n * 99 / 100] : 0,
 	    n ? all[n - 1] : 0);
 	free(all);
-	(void)loops;
 }
 
 int
