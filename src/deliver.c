@@ -237,17 +237,6 @@ backoff(const struct sh_config *cfg, int attempts)
 	return d < cfg->retry_max ? d : cfg->retry_max;
 }
 
-static const char *
-iso_time(time_t t, char *out, size_t len)
-{
-	struct tm	 tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)snprintf(out, len, "@%lld", (long long)t);
-	return out;
-}
-
 /*
  * on_failure, once per dead event: the payload on stdin, the hook
  * environment plus STRIPE_FAILED_HOOK, STRIPE_ATTEMPTS and

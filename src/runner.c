@@ -153,7 +153,6 @@ start(struct runner *r, struct entry *e)
 	struct sigaction sa;
 	pid_t		 pid, parent = getpid();
 	enum sh_err	 err;
-	int		 sig;
 
 	if ((pid = fork()) == -1) {
 		log_warn("runner: fork");
@@ -161,10 +160,8 @@ start(struct runner *r, struct entry *e)
 	}
 	if (pid > 0)
 		return pid;
+	signals_default();
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
 	/* SIGHUP is the runner's; SIGTERM (from the runner, or from a
 	 * service manager to every process) ends the attempt after the
 	 * running hook. */
@@ -409,8 +406,6 @@ runner_main(const char *cfgpath)
 int
 runner_drop_root(const struct sh_config *cfg)
 {
-	struct passwd	*pw;
-
 	if (geteuid() != 0)
 		return 0;
 	if (cfg->user == NULL) {
@@ -418,15 +413,7 @@ runner_drop_root(const struct sh_config *cfg)
 		    "an unprivileged user");
 		return 0;
 	}
-	if ((pw = getpwnam(cfg->user)) == NULL || pw->pw_uid == 0 ||
-	    initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1 ||
-	    setuid(0) != -1) {
-		fprintf(stderr, "stripehook: cannot switch to user %s\n",
-		    cfg->user);
-		return -1;
-	}
-	return 0;
+	return become_user_named(cfg->user);
 }
 
 /* stripehook run [-c file]: the runner in the foreground. */

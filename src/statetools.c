@@ -175,17 +175,6 @@ load_records(struct sh_state *st, struct records *r)
 	return 0;
 }
 
-static const char *
-iso_time(time_t t, char *out, size_t len)
-{
-	struct tm	 tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)snprintf(out, len, "@%lld", (long long)t);
-	return out;
-}
-
 static struct record *
 find_record(struct records *r, const char *identity)
 {

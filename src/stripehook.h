@@ -505,5 +505,8 @@ int	become_user(const struct passwd *, const char **step);
 /* The same by name, refusing root: for the tools started as root.  0, or
  * -1 after saying why on stderr. */
 int	become_user_named(const char *);
+/* ISO 8601 UTC of t into out (returned); default signal dispositions. */
+const char *iso_time(time_t, char *out, size_t len);
+void	signals_default(void);
 
 #endif /* STRIPEHOOK_H */
