@@ -33,6 +33,7 @@ usage(void)
 "       stripehook [-c file] run\n"
 "       stripehook [-c file] list [--pending | --dead]\n"
 "       stripehook [-c file] metrics\n"
+"       stripehook [-c file] migrate\n"
 "       stripehook version\n", stderr);
 }
 
@@ -75,6 +76,7 @@ main(int argc, char *argv[])
 		{ "run",	tool_run },
 		{ "list",	tool_list },
 		{ "metrics",	tool_metrics },
+		{ "migrate",	tool_migrate },
 	};
 	const char	*cfgpath = NULL;
 	struct sigaction sa;
