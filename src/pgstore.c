@@ -69,6 +69,8 @@
 #define PG_LOCK_EVENT		"0"		/* hashtextextended seeds */
 #define PG_LOCK_QUEUE		"1"
 #define PG_UNDEFINED_TABLE	"42P01"		/* SQLSTATE */
+#define PG_GUARD_INTERVAL_MS	1000		/* session checks while a
+						 * hook runs */
 
 struct pg_event {
 	char	 id[SH_ID_MAX + 1];
@@ -498,6 +500,8 @@ pg_conninfo_problem(const char *conninfo)
 
 /* ---- Events and success records ---- */
 
+static int	guard(void *);
+
 /* Reads the event's success records into pe->done (under its lock). */
 static int
 load_done(struct pg_event *pe, const PGresult *r)
@@ -558,6 +562,7 @@ pg_event_open(const struct sh_config *cfg, const char *id, int create,
 		c->nlocks++;
 		pe->locked = 1;
 		pe->gen = c->gen;
+		hook_guard(guard, pe, PG_GUARD_INTERVAL_MS);
 	}
 	if (!got) {
 		rc = SH_E_IN_PROGRESS;
@@ -580,6 +585,27 @@ done:
 	return rc;
 }
 
+/*
+ * The hook guard while pe's lock is held: the session is asked to answer
+ * (within database_timeout); a session that is gone, or replaced, means
+ * the lock is gone and another host may start the event.  -1 then.
+ */
+static int
+guard(void *arg)
+{
+	struct pg_event	*pe = arg;
+	struct pg_res	 res;
+
+	if (db.conn != NULL && db.gen == pe->gen && db.pid == getpid() &&
+	    run_many(&db, "session check", "SELECT 1", &res) == 0) {
+		res_clear(&res);
+		return 0;
+	}
+	log_warnx("database: event %s: the session holding the event's lock "
+	    "is lost: stopping the hook", pe->id);
+	return -1;
+}
+
 /* Unlocks (when the lock's session still is ours) and frees. */
 void
 pg_event_close(struct pg_event *pe)
@@ -589,6 +615,8 @@ pg_event_close(struct pg_event *pe)
 
 	if (pe == NULL)
 		return;
+	if (pe->locked)
+		hook_guard(NULL, NULL, 0);
 	if (pe->locked && db.conn != NULL && db.gen == pe->gen &&
 	    db.pid == getpid()) {
 		v[0] = pe->id;
@@ -1295,7 +1323,7 @@ static const char pg_schema_v1[] =
 /*
  * In one transaction, under a lock so that two migrations wait for each
  * other: the version table, the version found, the steps after it.
- * 0 (printed what it did) or -1.
+ * 0 (printed what it did), 1 a newer schema, or -1.
  */
 static int
 migrate(struct pg_conn *c)
@@ -1314,6 +1342,7 @@ migrate(struct pg_conn *c)
 	if (v > SH_DB_SCHEMA_VERSION) {
 		fprintf(stderr, "stripehook: schema version %ld is newer than "
 		    "this stripehook's (%d)\n", v, SH_DB_SCHEMA_VERSION);
+		rc = 1;
 		goto fail;
 	}
 	if (v < 1 && run_many(c, "migrate", pg_schema_v1, &res) == -1)
@@ -1363,8 +1392,11 @@ tool_migrate(int argc, char **argv, const char *cfgpath)
 		fprintf(stderr, "stripehook: %s: no database line: nothing "
 		    "to migrate\n", cfg->path);
 		rc = 1;
-	} else if ((c = get_conn(&db, cfg, 0)) != NULL && migrate(c) == 0)
+	} else if ((c = get_conn(&db, cfg, 0)) != NULL &&
+	    (rc = migrate(c)) == 0)
 		rc = fflush(stdout) == 0 ? 0 : 2;
+	else if (rc == -1)
+		rc = 2;
 	drop(&db);
 	config_free(cfg);
 	return rc;

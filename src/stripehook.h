@@ -270,6 +270,7 @@ struct sh_hook_result {
 	int	 spawned;	/* 0: could not start (logged) */
 	int	 status;	/* waitpid status when spawned */
 	int	 timed_out;
+	int	 lost;		/* killed: the guard's lock was lost */
 	double	 seconds;
 };
 /* Runs one hook for the event with body on stdin, logging its output
@@ -279,8 +280,13 @@ struct sh_hook_result {
 int	hook_run(const struct sh_config *, const struct sh_hook *,
 	    const struct sh_event *, const unsigned char *body, size_t len,
 	    struct sh_hook_result *);
+/* A check hook_run makes every interval_ms while a hook runs (the
+ * PostgreSQL store's session that holds the event's lock): when fn returns
+ * -1 the hook's process group is killed at once, and the hook has failed
+ * ("session-lost").  fn NULL: none. */
+void	hook_guard(int (*fn)(void *), void *arg, int interval_ms);
 /* Describes a result for the log: "ok", "exit=3", "signal=9",
- * "timeout", "spawn-failed". */
+ * "timeout", "session-lost", "spawn-failed". */
 const char *hook_result_word(const struct sh_hook_result *, char *, size_t);
 
 /* ---- De-duplication records (state.c), SPEC 8 ---- */

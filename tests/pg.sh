@@ -208,7 +208,7 @@ host_conf() {
 	{
 		echo "secret_file $s"
 		echo "database $DB"
-		echo "database_timeout 3"
+		echo "database_timeout ${HOST_DB_TIMEOUT:-3}"
 		echo "env MARK_DIR=$SV_MARKS"
 		[ "$SV_IS_ROOT" -eq 1 ] && echo "user $SV_USER"
 		echo "on test.hold $H/count first"
@@ -331,6 +331,84 @@ all=$(sort -u "$SV_MARKS/runs" | wc -l)
 t_is "after the restart: 30 events, each hook ran once" "$all $twice" "30 0"
 grep -q 'database: ' "$W/sv/host1.log"
 ok $? "the hosts logged why they answered 500"
+
+# A host cut off from the database mid-hook (its traffic goes through a
+# proxy the test freezes): it kills its hook when the session does not
+# answer within database_timeout; until the server drops that session the
+# event stays locked (409 elsewhere), and a run elsewhere starts only
+# after the first hook is gone.
+cat >"$W/proxy.py" <<'PY'
+import socket, sys, threading
+lst = socket.socket()
+lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+lst.bind(("127.0.0.1", int(sys.argv[1])))
+lst.listen(16)
+def pump(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    c, _ = lst.accept()
+    u = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    threading.Thread(target=pump, args=(c, u), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c), daemon=True).start()
+PY
+proxy_port=$(sv_port)
+python3 "$W/proxy.py" "$proxy_port" "$PG_PORT" </dev/null >"$W/run/proxy.log" 2>&1 &
+proxy=$!
+BG_PIDS+=("$proxy")
+proxy_up() { (: <"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null; }
+wait_for 20 proxy_up || bail "the proxy did not start"
+DB_SAVED=$DB
+DB="host=127.0.0.1 port=$proxy_port dbname=$PG_DB user=$PG_ROLE"
+HOST_DB_TIMEOUT=2
+# hook_timeout far above the wait below: only the guard can end the hook.
+serve_start host4 "$(host_conf 4 "hook_timeout 120")" "unix:$W/sv/host4.sock" 1
+HOST_DB_TIMEOUT=
+DB=$DB_SAVED
+HOST4_PID=$SERVE_PID
+sv_clear_marks
+make_event "$W/ev/cut.json" evt_pg_cut_1 test.hold
+hpost 4 "$W/ev/cut.json" "$W/req/cut.4" &
+bgpost=$!
+wait_for 30 test -s "$SV_MARKS/hold.pid" || bail "the hold hook did not start"
+hookpid=$(cat "$SV_MARKS/hold.pid")
+kill -STOP "$proxy"
+wait_for 60 pid_gone "$hookpid"
+ok $? "cut off from the database: host 4 killed its hook"
+hpost 2 "$W/ev/cut.json" "$W/req/cut.2a"
+t_is "while the server keeps the silent session: 409 elsewhere" \
+    "$(cut -d' ' -f1 <"$W/req/cut.2a")" 409
+# What the server's keepalives would do: drop the silent session.
+psql_do "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE \
+    l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND \
+    ((l.classid::bigint << 32) | l.objid::bigint) = \
+    hashtextextended('evt_pg_cut_1', 0)" >/dev/null
+touch "$SV_MARKS/release"
+hpost 2 "$W/ev/cut.json" "$W/req/cut.2b"
+t_is "after the session is dropped: the event runs on host 2" \
+    "$(cat "$W/req/cut.2b")" "200 $B_OK"
+t_is "the hold hook ran twice, never at once: first run killed first" \
+    "$(runs_of 'hold evt_pg_cut_1')" 2
+kill -CONT "$proxy"
+wait "$bgpost"
+t_like "host 4 answered that its hook failed" "$(cat "$W/req/cut.4")" \
+    '^500 \{"error":"hook failed"\}'
+grep -q 'session holding the event.s lock is lost' "$W/sv/host4.log"
+ok $? "host 4 logged why it stopped the hook"
+grep -q 'result=session-lost' "$W/sv/host4.log"
+ok $? "host 4 logged the hook's result as session-lost"
+sv_stop "$HOST4_PID" || diag "host 4 ignored SIGTERM"
 stop_hosts
 
 # ---- ack receipt across the hosts --------------------------------------------
