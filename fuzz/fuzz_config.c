@@ -1,13 +1,14 @@
 /*
- * Fuzz target: the configuration file parser (SPEC 6).  config_load()
- * takes a path, so the input is written to a memory file (memfd) of mode
- * 0600 (config_load refuses group- or other-writable files, and a memfd
- * starts as 0777) and loaded through /proc/self/fd/N.  No disk I/O.
+ * Fuzz target: the configuration file parser (stripehook.conf(5)).
+ * config_load() takes a path, so the input is written to a memory file
+ * (memfd) of mode 0600 (config_load refuses group- or other-writable files,
+ * and a memfd starts as 0777) and loaded through /proc/self/fd/N.  No disk
+ * I/O.
  *
- * Besides "no crash, no leak", it checks SPEC 6's promises on what a
- * loaded configuration holds: values within their ranges, absolute paths,
- * hooks with an absolute program, env entries NAME=VALUE with a PATH.
- * Failure must come with at least one error naming the file.
+ * Besides "no crash, no leak", it checks stripehook.conf(5)'s promises on
+ * what a loaded configuration holds: values within their ranges, absolute
+ * paths, hooks with an absolute program, env entries NAME=VALUE with a
+ * PATH. Failure must come with at least one error naming the file.
  */
 #include "config.h"
 

@@ -1,12 +1,13 @@
 /*
- * Fuzz target: the event parser (SPEC 4, rows 12-15 of SPEC 2).  The
- * input is the body, copied into a buffer of exactly its length.
+ * Fuzz target: the event parser (stripehook(8) EVENTS: the answers from
+ * "invalid json" to "invalid event type").  The input is the body, copied
+ * into a buffer of exactly its length.
  *
  * Besides "no crash, no leak", it checks what the rest of the program
  * relies on: an accepted event has an id and a type that pass their own
  * validators (so they are safe in file names, environments and logs),
  * the object is one of the two event kinds, and every hook value is a
- * string under 256 bytes without control bytes (SPEC 5).
+ * string under 256 bytes without control bytes (stripehook(8) HOOKS).
  */
 #include "config.h"
 

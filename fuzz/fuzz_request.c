@@ -1,6 +1,7 @@
 /*
- * Fuzz target: one request through request_handle() (SPEC 2), as the CGI
- * and FastCGI transports drive it, with the body read from memory.
+ * Fuzz target: one request through request_handle() (stripehook(8)
+ * REQUESTS), as the CGI and FastCGI transports drive it, with the body read
+ * from memory.
  *
  * Input layout:
  *   byte 0      flags: bit 0 no REQUEST_METHOD, bit 1 no CONTENT_LENGTH,
@@ -17,9 +18,10 @@
  *
  * The configuration is built in memory: one secret, state_dir none, and
  * one hook whose pattern no valid type matches (upper case), so no
- * process is ever started.  Checks: the answer has SPEC 2's form (Status,
- * Content-Type, one of the known bodies, no trailing newline), never
- * contains the secret, and the returned status is the one written.
+ * process is ever started.  Checks: the answer has the form of
+ * stripehook(8) REQUESTS (Status, Content-Type, one of the known bodies, no
+ * trailing newline), never contains the secret, and the returned status is
+ * the one written.
  */
 #include "config.h"
 

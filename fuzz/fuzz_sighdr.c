@@ -1,13 +1,14 @@
 /*
  * Fuzz target: the Stripe-Signature header grammar and the verifier
- * (SPEC 3).  Input: the header, a newline, then the body.  The header is
- * copied into a buffer of exactly its length, without a terminating NUL,
- * so a read past it is caught.
+ * (stripehook(8) SIGNATURES).  Input: the header, a newline, then the
+ * body.  The header is copied into a buffer of exactly its length, without
+ * a terminating NUL, so a read past it is caught.
  *
- * Besides "no crash", it checks what SPEC 3 promises:
+ * Besides "no crash", it checks what stripehook(8) SIGNATURES promises:
  *   - a parsed header has one t of [1-9][0-9]{0,17}, at most 64 items,
  *     and pointers inside the header;
- *   - sig_verify() agrees with sig_parse() on rows 7-9;
+ *   - sig_verify() agrees with sig_parse() on "missing signature",
+ *     "malformed signature" and "no v1 signature";
  *   - the fuzzed header verifies exactly when one of its v1 is the true
  *     HMAC and t is within tolerance (an oracle built from sig_hmac_hex);
  *   - a header made of the parsed t and the true v1, with every fuzzed v1

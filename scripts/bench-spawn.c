@@ -7,12 +7,16 @@
  *	SPAWN requests=N duration_us=D p50_us=A p99_us=B max_us=C
  *
  * MODE: "spawn" (posix_spawn, which glibc does with clone(CLONE_VM |
- * CLONE_VFORK): no copy of the page tables), "fork" (fork + execve, as a
- * handler that must set limits and a death signal in the child does), or
+ * CLONE_VFORK): no copy of the page tables), "fork" (fork + execve), or
  * "fork-pipe" (fork + execve with FILE written to the child's stdin
  * through a pipe, as a hook gets its payload).
  *
- *	bench-spawn MODE SECONDS PROCS [FILE]
+ * After "--", PROG and its arguments replace /bin/true: then the child
+ * gets this process's environment (the caller sets it, e.g. a CGI
+ * request's) and its standard output goes to /dev/null.  errors=N counts
+ * the loops in which a start failed or a child exited non-zero.
+ *
+ *	bench-spawn MODE SECONDS PROCS [FILE] [-- PROG [ARG...]]
  */
 #define _GNU_SOURCE		/* pipe2 */
 #include <sys/mman.h>
@@ -37,9 +41,14 @@
 
 enum mode { M_SPAWN, M_FORK, M_FORK_PIPE };
 
+extern char	**environ;
+
 static char	 prog_path[] = PROG;
-static char	*prog_argv[] = { prog_path, NULL };
-static char	*prog_envp[] = { NULL };
+static char	*true_argv[] = { prog_path, NULL };
+static char	*empty_envp[] = { NULL };
+static char	**prog_argv = true_argv;
+static char	**prog_envp = empty_envp;
+static int	 prog_quiet;		/* stdout to /dev/null */
 
 static double
 mono(void)
@@ -58,6 +67,19 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* In the child: standard output to /dev/null. */
+static int
+quiet_stdout(void)
+{
+	int	 fd;
+
+	if ((fd = open("/dev/null", O_WRONLY)) == -1)
+		return -1;
+	if (fd != 1 && (dup2(fd, 1) == -1 || close(fd) == -1))
+		return -1;
+	return 0;
+}
+
 /* One start-and-wait; 0 when the program ran and exited 0. */
 static int
 one(enum mode m, const char *payload, size_t plen)
@@ -68,8 +90,20 @@ one(enum mode m, const char *payload, size_t plen)
 	ssize_t	 n;
 
 	if (m == M_SPAWN) {
-		if (posix_spawn(&pid, PROG, NULL, NULL, prog_argv,
-		    prog_envp) != 0)
+		posix_spawn_file_actions_t	 fa, *fap = NULL;
+
+		if (prog_quiet) {
+			if (posix_spawn_file_actions_init(&fa) != 0)
+				return -1;
+			fap = &fa;
+			posix_spawn_file_actions_addopen(fap, 1, "/dev/null",
+			    O_WRONLY, 0);
+		}
+		st = posix_spawn(&pid, prog_argv[0], fap, NULL, prog_argv,
+		    prog_envp);
+		if (fap != NULL)
+			posix_spawn_file_actions_destroy(fap);
+		if (st != 0)
 			return -1;
 	} else {
 		if (m == M_FORK_PIPE && pipe2(p, O_CLOEXEC) == -1)
@@ -79,7 +113,9 @@ one(enum mode m, const char *payload, size_t plen)
 		if (pid == 0) {
 			if (m == M_FORK_PIPE && dup2(p[0], 0) == -1)
 				_exit(127);
-			execve(PROG, prog_argv, prog_envp);
+			if (prog_quiet && quiet_stdout() == -1)
+				_exit(127);
+			execve(prog_argv[0], prog_argv, prog_envp);
 			_exit(127);
 		}
 		if (m == M_FORK_PIPE) {
@@ -115,9 +151,21 @@ main(int argc, char *argv[])
 	pid_t		 pid;
 	int		 fd;
 
-	if (argc < 4) {
+	for (i = 4; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			if (i + 1 >= argc)
+				argc = 0;	/* usage */
+			else {
+				prog_argv = argv + i + 1;
+				prog_envp = environ;
+				prog_quiet = 1;
+				argc = i;
+			}
+			break;
+		}
+	if (argc < 4 || argc > 5) {
 		fprintf(stderr, "usage: bench-spawn spawn|fork|fork-pipe "
-		    "SECONDS PROCS [FILE]\n");
+		    "SECONDS PROCS [FILE] [-- PROG [ARG...]]\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "spawn") == 0)

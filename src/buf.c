@@ -100,14 +100,27 @@ buf_printf(struct sh_buf *b, const char *fmt, ...)
 	return 0;
 }
 
+/* Lowercase, by hand: OpenSSL's hex helpers use colons or upper case. */
+void
+hex_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		*out++ = hex[in[i] >> 4];
+		*out++ = hex[in[i] & 0xf];
+	}
+	*out = '\0';
+}
+
 /* Escapes for a bare word (space too) or, quoted, for inside "..." */
 static int
 escape(struct sh_buf *b, const char *src, size_t len, int quoted)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)src;
 	size_t	 i;
-	char	 e[4];
+	char	 e[5];
 
 	/* Worst case four bytes out for each byte in. */
 	if (len > (SIZE_MAX - 1) / 4 || buf_grow(b, len * 4) == -1)
@@ -125,8 +138,7 @@ escape(struct sh_buf *b, const char *src, size_t len, int quoted)
 		if (s[i] < 0x20 || s[i] >= 0x7f || (s[i] == ' ' && !quoted)) {
 			e[0] = '\\';
 			e[1] = 'x';
-			e[2] = hex[s[i] >> 4];
-			e[3] = hex[s[i] & 0xf];
+			hex_encode(&s[i], 1, e + 2);
 			buf_append(b, e, 4);
 		} else
 			buf_append(b, &s[i], 1);

@@ -1,8 +1,8 @@
 /*
- * The configuration file and the secret file (SPEC section 6) and where
- * the configuration is found (SPEC section 1).  Loading never stops at the
- * first error: every error is collected, with file and line, so that
- * "stripehook check" can print them all.
+ * The configuration file (stripehook.conf(5)) and where it is found
+ * (stripehook(8) DESCRIPTION); the secret file is read by secrets.c.
+ * Loading never stops at the first error: every error is collected, with
+ * file and line, so that "stripehook check" can print them all.
  */
 #include "config.h"
 
@@ -16,19 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "stripehook.h"
 
 #define CONFIG_DEFAULT_PATH	SH_SYSCONFDIR "/stripehook.conf"
 #define STATE_DIR_DEFAULT	SH_LOCALSTATEDIR "/lib/stripehook"
 #define CONFIG_FILE_MAX		1048576		/* bytes of the configuration */
-#define SECRET_FILE_MAX		65536		/* bytes of a secret file */
 #define STRIPE_DEADLINE		30		/* seconds Stripe waits */
 #define LIMIT_CPU_MAX		86400		/* hook_limits cpu=, seconds */
 #define LIMIT_FILES_MAX		1048576		/* hook_limits files= */
 #define LIMIT_FSIZE_MAX		1099511627776LL	/* hook_limits fsize=, bytes */
-#define SECRET_PREFIX		"whsec_"
 #define ENV_RESERVED_PREFIX	"STRIPE_"
 
 /* ---- Diagnostics ---- */
@@ -85,7 +81,7 @@ diag_free(struct sh_diag *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* ---- Where the configuration is (SPEC 1) ---- */
+/* ---- Where the configuration is (stripehook(8) DESCRIPTION) ---- */
 
 /* $STRIPEHOOK_CONFIG (empty counts as unset), else the compiled-in path.
  * The result points into the environment or is static: copy it before
@@ -100,7 +96,7 @@ config_default_path(void)
 	return CONFIG_DEFAULT_PATH;
 }
 
-/* ---- The configuration file (SPEC 6) ---- */
+/* ---- The configuration file (stripehook.conf(5)) ---- */
 
 struct parser {
 	const char	 *path;
@@ -108,6 +104,7 @@ struct parser {
 	struct sh_config *cfg;
 	unsigned	  nerr;		/* errors, even those diag lost */
 	unsigned	 *seen;		/* per keyword: its first line */
+	size_t		  hookcap;	/* slots allocated in cfg->hooks */
 	char		**env;		/* env lines in file order */
 	unsigned	 *envline;
 	size_t		  nenv;
@@ -160,7 +157,7 @@ pnum(struct parser *p, unsigned line, const char *what, const char *s,
 	}
 }
 
-/* SPEC 6: "Paths must be absolute". */
+/* stripehook.conf(5): "Every path must be absolute". */
 static int
 ppath(struct parser *p, unsigned line, const char *what, const char *s,
     char **out)
@@ -345,7 +342,7 @@ env_name_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* env NAME=VALUE: SPEC 5 and 6.  The value is the rest of the word and may
+/* env NAME=VALUE (stripehook.conf(5), stripehook(8) HOOKS).  The value is the rest of the word and may
  * be empty; STRIPE_* belongs to stripehook; PATH replaces the default. */
 static void
 key_env(struct parser *p, unsigned line, char **av, size_t ac)
@@ -394,7 +391,7 @@ key_env(struct parser *p, unsigned line, char **av, size_t ac)
 	p->envline[p->nenv++] = line;
 }
 
-/* SPEC 5: a pattern is a type (SPEC 2 row 15's alphabet) with '*'. */
+/* A pattern is a type (the alphabet of "invalid event type") with '*'. */
 static int
 pattern_valid(const char *s)
 {
@@ -428,7 +425,7 @@ hook_clear(struct sh_hook *h)
 }
 
 /*
- * on PATTERN PROGRAM [ARG...] (SPEC 5).  The identity is the line's words,
+ * on PATTERN PROGRAM [ARG...] (stripehook(8) HOOKS).  The identity is the line's words,
  * "on" included, joined by single spaces; two identical ones are an error.
  */
 static void
@@ -437,7 +434,7 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 	struct sh_config *cfg = p->cfg;
 	struct sh_hook	 h, *nh;
 	struct sh_buf	 id;
-	size_t		 i;
+	size_t		 i, n;
 	int		 bad = 0;
 
 	if (!pattern_valid(av[1])) {
@@ -460,14 +457,6 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 			buf_free(&id);
 			return;
 		}
-	for (i = 0; i < cfg->nhooks; i++)
-		if (strcmp(cfg->hooks[i].identity, id.p) == 0) {
-			perr(p, line, "on line identical to line %u",
-			    cfg->hooks[i].line);
-			buf_free(&id);
-			return;
-		}
-
 	memset(&h, 0, sizeof(h));
 	h.line = line;
 	h.identity = id.p;	/* taken over from the buffer */
@@ -481,12 +470,16 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 	for (i = 2; i < ac; i++)
 		if ((h.argv[i - 2] = pstrdup(p, line, av[i])) == NULL)
 			goto fail;
-	nh = reallocarray(cfg->hooks, cfg->nhooks + 1, sizeof(*nh));
-	if (nh == NULL) {
-		perr(p, line, "%s", strerror(errno));
-		goto fail;
+	/* Grown by doubling: loading stays linear in the on lines. */
+	if (cfg->nhooks == p->hookcap) {
+		n = p->hookcap ? p->hookcap * 2 : 8;
+		if ((nh = reallocarray(cfg->hooks, n, sizeof(*nh))) == NULL) {
+			perr(p, line, "%s", strerror(errno));
+			goto fail;
+		}
+		cfg->hooks = nh;
+		p->hookcap = n;
 	}
-	cfg->hooks = nh;
 	cfg->hooks[cfg->nhooks++] = h;
 	return;
  fail:
@@ -494,7 +487,7 @@ key_on(struct parser *p, unsigned line, char **av, size_t ac)
 }
 
 
-/* ---- ack receipt (stripehook.conf(5) ack, retry_*, runners, on_failure) ---- */
+/* ---- ack receipt: ack, retry_*, runners, on_failure (stripehook.conf(5)) */
 
 static void
 key_ack(struct parser *p, unsigned line, char **av, size_t ac)
@@ -622,6 +615,50 @@ key_database_timeout(struct parser *p, unsigned line, char **av, size_t ac)
 		p->cfg->database_timeout = (long)v;
 }
 
+static int
+hook_cmp(const void *a, const void *b)
+{
+	const struct sh_hook *x = *(const struct sh_hook * const *)a;
+	const struct sh_hook *y = *(const struct sh_hook * const *)b;
+	int		 c;
+
+	if ((c = strcmp(x->identity, y->identity)) != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * stripehook.conf(5): two identical on lines are an error, reported on
+ * the later line.  Sorted, so that loading stays O(n log n) in the on
+ * lines (a pairwise check took seconds for 20,000 of them).
+ */
+static void
+check_identical_hooks(struct parser *p)
+{
+	struct sh_config *cfg = p->cfg;
+	struct sh_hook	**v;
+	size_t		  i, first = 0;
+
+	if (cfg->nhooks < 2)
+		return;
+	if ((v = calloc(cfg->nhooks, sizeof(*v))) == NULL) {
+		perr(p, 0, "%s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < cfg->nhooks; i++)
+		v[i] = &cfg->hooks[i];
+	qsort(v, cfg->nhooks, sizeof(*v), hook_cmp);
+	for (i = 1; i < cfg->nhooks; i++) {
+		if (strcmp(v[i]->identity, v[first]->identity) != 0) {
+			first = i;
+			continue;
+		}
+		perr(p, v[i]->line, "on line identical to line %u",
+		    v[first]->line);
+	}
+	free(v);
+}
+
 static const struct keyword {
 	const char	*name;
 	int		 once;		/* single-value key: at most one line */
@@ -668,7 +705,7 @@ keyword_index(const char *name)
 }
 
 /*
- * One line, without its LF and its trailing CR.  SPEC 6: words are split
+ * One line, without its LF and its trailing CR.  Words are split
  * on spaces and tabs, '#' at the start of a word starts a comment (so
  * "a#b" is one word), no quoting, escaping or expansion, and any control
  * byte but tab is an error.
@@ -740,7 +777,7 @@ parse_line(struct parser *p, unsigned line, const char *s, size_t len)
 }
 
 /* cfg->env: exactly one PATH entry (an env PATH= line or the default of
- * SPEC 5), then the other env lines in file order, then NULL. */
+ * stripehook(8) HOOKS), then the other env lines in file order, then NULL. */
 static int
 build_env(struct parser *p)
 {
@@ -767,7 +804,7 @@ build_env(struct parser *p)
 	return 0;
 }
 
-/* Reads the file, refusing one that group or others can write (SPEC 6).
+/* Reads the file, refusing one that group or others can write.
  * 0, or -1 after reporting. */
 static int
 read_config(struct parser *p, struct sh_buf *b)
@@ -851,7 +888,7 @@ check_receipt(struct parser *p)
 }
 
 /*
- * SPEC 6.  Returns the configuration (the caller frees it with
+ * stripehook.conf(5).  Returns the configuration (the caller frees it with
  * config_free) or NULL with every error found in diag.
  */
 struct sh_config *
@@ -896,6 +933,12 @@ config_load(const char *path, struct sh_diag *diag)
 
 	if (read_config(&p, &b) == -1)
 		goto out;
+	/* An editor's byte order mark would read as part of the first key. */
+	if (b.len >= 3 && memcmp(b.p, "\357\273\277", 3) == 0) {
+		perr(&p, 1, "starts with a UTF-8 byte order mark (EF BB BF): "
+		    "save the file without it");
+		goto out;
+	}
 
 	for (off = 0, line = 1; off < b.len; off = end + 1, line++) {
 		const char *nl = memchr(b.p + off, '\n', b.len - off);
@@ -907,6 +950,7 @@ config_load(const char *path, struct sh_diag *diag)
 		parse_line(&p, line, b.p + off, len);
 	}
 
+	check_identical_hooks(&p);
 	/* keywords[0] is secret_file; a bad one was reported already. */
 	if (cfg->secret_file == NULL && p.seen[0] == 0)
 		perr(&p, 0, "secret_file is required");
@@ -934,192 +978,6 @@ config_load(const char *path, struct sh_diag *diag)
 	return cfg;
 }
 
-/* ---- The secret file (SPEC 6) ---- */
-
-void
-secrets_free(struct sh_secrets *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < s->n; i++) {
-		OPENSSL_cleanse(s->v[i].buf, s->v[i].len);
-		free(s->v[i].buf);
-	}
-	free(s->v);
-	s->v = NULL;
-	s->n = 0;
-}
-
-/*
- * Reads the whole secret file with read(2) into buf (SECRET_FILE_MAX + 1
- * bytes, so that a larger file shows).  Refuses a file that is not
- * regular, that others can read, or that anyone but its owner can write.
- * The bytes never pass through stdio.  0, or -1 after reporting.
- */
-static int
-read_secret_file(const char *path, unsigned char *buf, size_t *lenp,
-    struct sh_diag *diag)
-{
-	struct stat	 st;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd, rc = -1;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		diag_error(diag, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		diag_error(diag, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		diag_error(diag, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_mode & S_IROTH) {
-		diag_error(diag, "%s: others can read it", path);
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		diag_error(diag, "%s: group or others can write it", path);
-		goto out;
-	}
-	for (;;) {
-		n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			diag_error(diag, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SECRET_FILE_MAX) {
-			diag_error(diag, "%s: larger than %d bytes", path,
-			    SECRET_FILE_MAX);
-			goto out;
-		}
-	}
-	*lenp = len;
-	rc = 0;
- out:
-	close(fd);
-	return rc;
-}
-
-static int
-is_blank(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/*
- * SPEC 6: one secret per line; a trailing CR and surrounding blanks are
- * stripped, blank lines skipped, no comments.  Refused when it holds no
- * secret or a secret holds whitespace or control bytes; a secret without
- * the whsec_ prefix is a warning.  Messages name the file and line, never
- * the secret.  On success *out holds the secrets (free with secrets_free);
- * on failure it is left empty.
- */
-int
-secrets_load(const char *path, struct sh_secrets *out, struct sh_diag *diag)
-{
-	struct sh_secrets s = { NULL, 0 };
-	struct sh_secret *nv;
-	unsigned char	*buf, *p, *e, *nl;
-	size_t		 len = 0, i;
-	unsigned	 line;
-	int		 rc = -1, bad = 0;
-
-	out->v = NULL;
-	out->n = 0;
-	if ((buf = malloc(SECRET_FILE_MAX + 1)) == NULL) {
-		diag_error(diag, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (read_secret_file(path, buf, &len, diag) == -1)
-		goto out;
-
-	for (p = buf, line = 1; p < buf + len; p = nl + 1, line++) {
-		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL)
-			nl = buf + len;
-		e = nl;
-		if (e > p && e[-1] == '\r')
-			e--;
-		while (p < e && is_blank(*p))
-			p++;
-		while (e > p && is_blank(e[-1]))
-			e--;
-		if (p == e)
-			continue;
-		for (i = 0; p + i < e; i++)
-			/* Printable ASCII only: a pasted non-breaking
-			 * space or other non-ASCII byte is whitespace
-			 * or garbage, never part of a Stripe secret. */
-			if ((unsigned char)p[i] <= 0x20 ||
-			    (unsigned char)p[i] >= 0x7f)
-				break;
-		if (p + i < e) {
-			diag_error(diag, "%s:%u: secret holds whitespace, "
-			    "control or non-ASCII bytes", path, line);
-			bad = 1;
-			continue;
-		}
-		if ((size_t)(e - p) < strlen(SECRET_PREFIX) ||
-		    memcmp(p, SECRET_PREFIX, strlen(SECRET_PREFIX)) != 0)
-			diag_warning(diag, "%s:%u: secret lacks the %s prefix",
-			    path, line, SECRET_PREFIX);
-		if ((nv = reallocarray(s.v, s.n + 1, sizeof(*nv))) == NULL) {
-			diag_error(diag, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		s.v = nv;
-		/* One more byte for a NUL, so a careless %s stops there. */
-		if ((s.v[s.n].buf = malloc((size_t)(e - p) + 1)) == NULL) {
-			diag_error(diag, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		memcpy(s.v[s.n].buf, p, (size_t)(e - p));
-		s.v[s.n].buf[e - p] = '\0';
-		s.v[s.n++].len = (size_t)(e - p);
-	}
-	if (bad)
-		goto out;
-	if (s.n == 0) {
-		diag_error(diag, "%s: holds no secret", path);
-		goto out;
-	}
-	*out = s;
-	s.v = NULL;
-	s.n = 0;
-	rc = 0;
- out:
-	secrets_free(&s);
-	OPENSSL_cleanse(buf, SECRET_FILE_MAX + 1);
-	free(buf);
-	return rc;
-}
-
-/* Loads cfg->secret_file.  On success the old secrets are wiped and
- * replaced; on failure cfg->secrets is left as it was. */
-int
-config_load_secrets(struct sh_config *cfg, struct sh_diag *diag)
-{
-	struct sh_secrets s;
-
-	if (cfg->secret_file == NULL) {
-		diag_error(diag, "%s: secret_file is required", cfg->path);
-		return -1;
-	}
-	if (secrets_load(cfg->secret_file, &s, diag) == -1)
-		return -1;
-	secrets_free(&cfg->secrets);
-	cfg->secrets = s;
-	return 0;
-}
-
 void
 config_free(struct sh_config *cfg)
 {
@@ -1145,4 +1003,54 @@ config_free(struct sh_config *cfg)
 	free(cfg->secret_file);
 	free(cfg->path);
 	free(cfg);
+}
+
+void
+diag_print(const struct sh_diag *d, int flags)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->nerrors; i++) {
+		if (flags & SH_LOAD_LOG)
+			log_warnx("%s", d->errors[i]);
+		else
+			fprintf(stderr, "%s\n", d->errors[i]);
+	}
+	if (!(flags & SH_LOAD_WARNINGS))
+		return;
+	for (i = 0; i < d->nwarnings; i++) {
+		if (flags & SH_LOAD_LOG)
+			log_warnx("warning: %s", d->warnings[i]);
+		else
+			fprintf(stderr, "warning: %s\n", d->warnings[i]);
+	}
+}
+
+struct sh_config *
+config_load_report(const char *path, int flags, size_t *nerrors)
+{
+	struct sh_config *cfg;
+	struct sh_diag	  d;
+	size_t		  n;
+
+	if (path == NULL)
+		path = config_default_path();
+	memset(&d, 0, sizeof(d));
+	cfg = config_load(path, &d);
+	if (cfg != NULL && (flags & SH_LOAD_SECRETS))
+		(void)config_load_secrets(cfg, &d);
+	/* Out of memory may lose a message, never the failure. */
+	if ((n = d.nerrors) == 0 && cfg == NULL) {
+		diag_error(&d, "%s: cannot load the configuration", path);
+		n = 1;
+	}
+	diag_print(&d, flags);
+	diag_free(&d);
+	if (n > 0 && cfg != NULL && !(flags & SH_LOAD_PARTIAL)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
+	if (nerrors != NULL)
+		*nerrors = n;
+	return cfg;
 }

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@
 
 #define DELIVER_ANSWER_DUPLICATE	1
 #define DELIVER_ANSWER_QUEUED		2
+
+/* Set (by a signal handler of the runner's attempt process) to start no
+ * further hook: the attempt ends after the running one. */
+volatile sig_atomic_t	 deliver_stopping;
 
 static void
 log_hook(struct sh_buf *logtail, const struct sh_hook *h,
@@ -35,10 +40,11 @@ log_hook(struct sh_buf *logtail, const struct sh_hook *h,
 }
 
 /*
- * stripehook(8) HOOKS and DELIVERY: the matching hooks in file order, the first failure stops
- * the chain.  With records, hooks already recorded as succeeded are skipped,
- * the payload is kept while any is unfinished, and each success is recorded
- * durably before the next hook starts (and before any 200).
+ * stripehook(8) HOOKS and DELIVERY: the matching hooks in file order, the
+ * first failure stops the chain.  With records, hooks already recorded as
+ * succeeded are skipped, the payload is kept while any is unfinished, and
+ * each success is recorded durably before the next hook starts (and
+ * before any 200).
  */
 enum sh_err
 request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
@@ -54,7 +60,9 @@ request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
 	unsigned char		*skip = NULL;
 
 	*duplicate = 0;
-	if (cfg->nhooks == 0)
+	/* No hook matches: nothing ran, nothing is recorded, and a kept
+	 * payload stays (the caller says so). */
+	if (!request_hooks_match(cfg, ev->type))
 		return SH_OK;
 	if ((skip = calloc(cfg->nhooks, 1)) == NULL) {
 		log_warn("calloc");
@@ -354,6 +362,11 @@ attempt_hooks(const struct sh_config *cfg, struct sh_state *st,
 	for (i = 0; err == SH_OK && i < cfg->nhooks; i++) {
 		if (skip[i])
 			continue;
+		if (deliver_stopping) {
+			/* Not an attempt: due again at once. */
+			err = SH_E_IN_PROGRESS;
+			break;
+		}
 		(void)hook_run(cfg, &cfg->hooks[i], ev,
 		    (const unsigned char *)payload->p, payload->len, &res);
 		metrics_hook(cfg, res.ok);
@@ -382,6 +395,8 @@ log_run(const struct sh_event *ev, int attempt, const struct sh_queued *q,
 
 	if (err == SH_OK)
 		outcome = "handled";
+	else if (err == SH_E_IN_PROGRESS)
+		outcome = "stopped";
 	else if (err != SH_E_HOOK)
 		outcome = "error";
 	else if (q->dead)
@@ -431,11 +446,18 @@ deliver_attempt(const struct sh_config *cfg, const char *id, int force)
 		err = SH_OK;		/* another runner made the attempt */
 		goto out;
 	}
-	if ((r = state_payload(st, &payload, SH_MAX_MAX_BODY)) != 1 ||
-	    event_parse((const unsigned char *)payload.p, payload.len,
-	    &ev) != SH_OK) {
-		log_warnx("run event=%s: the kept payload is %s", id,
-		    r == 1 ? "not a valid event" : "missing");
+	if ((r = state_payload(st, &payload, SH_MAX_MAX_BODY)) == -1)
+		goto out;
+	if (r == 0 || event_parse((const unsigned char *)payload.p,
+	    payload.len, &ev) != SH_OK) {
+		/* Nothing to run from: leave the queue (status still shows
+		 * what is kept). */
+		log_warnx("run event=%s: the kept payload is %s: dropped from "
+		    "the queue", id, r == 1 ? "not a valid event" : "missing");
+		if ((r = queue_lock(st)) != -1) {
+			err = queue_drop(cfg, id);
+			queue_unlock(r);
+		}
 		goto out;
 	}
 	parsed = 1;

@@ -1,6 +1,6 @@
 /*
  * The one table that maps an outcome to its HTTP status and error string
- * (SPEC section 2).  Nothing else in the program chooses a status.
+ * (stripehook(8) REQUESTS).  Nothing else in the program chooses a status.
  */
 #include "config.h"
 

@@ -1,12 +1,14 @@
 /*
- * The event body: SPEC 4, rows 12-15 of SPEC 2 and the STRIPE_* values
- * of SPEC 5.  Pure: no I/O, no globals.
+ * The event body (stripehook(8) EVENTS, and the errors "invalid json" to
+ * "invalid event type") and the STRIPE_* values of HOOKS.  Pure: no I/O,
+ * no globals.
  *
  * The body must be one strict JSON value (RFC 8259) in valid UTF-8, with
  * nothing after it but spaces, tabs, CRs and LFs; otherwise "invalid json".
  * Refused as invalid json besides what json-c's strict mode refuses:
  * ill-formed UTF-8 (overlong forms, surrogates, code points above U+10FFFF,
  * stray or missing continuation bytes), raw bytes below 0x20 inside strings,
+ * a single quote outside a string (json-c takes 'key' for a string),
  * numbers outside RFC 8259's grammar ("1.", "-.5", "01"), NaN, Infinity and
  * numbers too large for a double (1e400), an object key holding \u0000, and
  * nesting deeper than 64: the top-level value is at depth 1 and a member or
@@ -163,7 +165,9 @@ body_scan(const unsigned char *p, size_t len)
 		}
 		if (json_ws(p[i]))
 			continue;
-		if (p[i] < 0x20)
+		/* json-c takes 'text' for a string even in strict mode, and
+		 * then lets raw control bytes through inside it. */
+		if (p[i] < 0x20 || p[i] == '\'')
 			return -1;
 		/*
 		 * json-c copies keys with strdup: "type\u0000x" would become
@@ -226,7 +230,7 @@ get_type(struct json_object *o, const char *key, enum json_type type)
 	return v;
 }
 
-/* SPEC 5: a hook value is a string under 256 bytes, no control bytes. */
+/* HOOKS: a hook value is a string under 256 bytes, no control bytes. */
 static const char *
 env_string(struct json_object *o, const char *key)
 {
@@ -260,7 +264,7 @@ string_is(struct json_object *o, const char *key, const char *want)
 	return json_object_get_string(v);
 }
 
-/* The hook values of SPEC 5, each NULL when absent or unfit. */
+/* The hook values of HOOKS, each NULL when absent or unfit. */
 static void
 event_env(struct sh_event *ev, int thin)
 {
@@ -298,7 +302,8 @@ event_env(struct sh_event *ev, int thin)
 }
 
 /*
- * SPEC 4 and rows 12-15 of SPEC 2, checked in that order.  On SH_OK, ev
+ * EVENTS: "invalid json", "not an event", "invalid event id", "invalid
+ * event type", checked in that order.  On SH_OK, ev
  * owns the parsed tree (free with event_free) and every string in ev
  * borrows from it.  On error ev is cleared and owns nothing.  body need not
  * be NUL-terminated; len is authoritative.  SH_E_CONFIG ("internal error")
@@ -386,7 +391,7 @@ event_free(struct sh_event *ev)
 	ev->livemode = -1;
 }
 
-/* SPEC 2 row 14: 1-255 characters of A-Z a-z 0-9 _ -. */
+/* "invalid event id" unless 1-255 characters of A-Z a-z 0-9 _ -. */
 int
 event_id_valid(const char *s, size_t len)
 {
@@ -402,7 +407,7 @@ event_id_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* SPEC 2 row 15: 1-255 characters of a-z 0-9 _ . [ ]. */
+/* "invalid event type" unless 1-255 characters of a-z 0-9 _ . [ ]. */
 int
 event_type_valid(const char *s, size_t len)
 {

@@ -1,5 +1,6 @@
 /*
- * stripehook: the mode is decided before any argument is read (SPEC 1):
+ * stripehook: the mode is decided before any argument is read
+ * (stripehook(8) DESCRIPTION):
  * fd 0 a listening socket makes a FastCGI app, a CGI environment makes a
  * CGI program (whose arguments are ignored: Apache turns a query string
  * into arguments), anything else is a command.
@@ -17,24 +18,56 @@
 
 #include "stripehook.h"
 
+/* The commands, with their synopsis after "stripehook [-c file] NAME". */
+static const struct command {
+	const char	*name;
+	const char	*args;
+	int		(*fn)(int, char **, const char *);
+} cmds[] = {
+	{ "serve", "[--listen addr] [--workers n]", serve_main },
+	{ "sign", "[--secret-file file] [--timestamp t] [file]", tool_sign },
+	{ "verify", "--header value [--secret-file file] [--now t] [file]",
+	    tool_verify },
+	{ "check", "", tool_check },
+	{ "status", "event-id", tool_status },
+	{ "replay", "[--dead] [event-id ...]", tool_replay_many },
+	{ "forget", "event-id [hook]", tool_forget },
+	{ "prune", "[-v]", tool_prune },
+	{ "run", "", tool_run },
+	{ "list", "[--pending | --dead]", tool_list },
+	{ "metrics", "", tool_metrics },
+	{ "migrate", "", tool_migrate },
+	{ "version", "", NULL },
+};
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+/* One command's synopsis line; version takes no -c. */
 static void
-usage(void)
+usage_line(FILE *fp, const char *lead, const struct command *c)
 {
-	fputs(
-"usage: stripehook [-c file]\n"
-"       stripehook [-c file] serve [--listen addr] [--workers n]\n"
-"       stripehook [-c file] sign [--secret-file file] [--timestamp t] [file]\n"
-"       stripehook [-c file] verify --header value [--secret-file file] [--now t] [file]\n"
-"       stripehook [-c file] check\n"
-"       stripehook [-c file] status event-id\n"
-"       stripehook [-c file] replay [--dead] [event-id ...]\n"
-"       stripehook [-c file] forget event-id [hook]\n"
-"       stripehook [-c file] prune [-v]\n"
-"       stripehook [-c file] run\n"
-"       stripehook [-c file] list [--pending | --dead]\n"
-"       stripehook [-c file] metrics\n"
-"       stripehook [-c file] migrate\n"
-"       stripehook version\n", stderr);
+	fprintf(fp, "%s stripehook %s%s%s%s\n", lead,
+	    c->fn != NULL ? "[-c file] " : "", c->name, *c->args ? " " : "",
+	    c->args);
+}
+
+/* The whole synopsis: on stdout for --help, on stderr for a mistake. */
+static void
+usage(FILE *fp)
+{
+	size_t	 i;
+
+	fputs("usage: stripehook [-c file]\n", fp);
+	for (i = 0; i < NCMDS; i++)
+		usage_line(fp, "      ", &cmds[i]);
+	fputs("       stripehook --help | -h | --version\n"
+	    "       stripehook command --help\n", fp);
+}
+
+static int
+version(void)
+{
+	printf("stripehook %s\n", PACKAGE_VERSION);
+	return fflush(stdout) == 0 ? 0 : 2;
 }
 
 /* 1 when fd 0 is a listening socket. */
@@ -61,23 +94,6 @@ set(const char *name)
 int
 main(int argc, char *argv[])
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **, const char *);
-	} cmds[] = {
-		{ "serve",	serve_main },
-		{ "sign",	tool_sign },
-		{ "verify",	tool_verify },
-		{ "check",	tool_check },
-		{ "status",	tool_status },
-		{ "replay",	tool_replay_many },
-		{ "forget",	tool_forget },
-		{ "prune",	tool_prune },
-		{ "run",	tool_run },
-		{ "list",	tool_list },
-		{ "metrics",	tool_metrics },
-		{ "migrate",	tool_migrate },
-	};
 	const char	*cfgpath = NULL;
 	struct sigaction sa;
 	sigset_t	 none;
@@ -107,7 +123,7 @@ main(int argc, char *argv[])
 		if (argc == 3 && strcmp(argv[1], "-c") == 0)
 			cfgpath = argv[2];
 		else if (argc != 1) {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 		return fcgi_main(STDIN_FILENO,
@@ -121,16 +137,30 @@ main(int argc, char *argv[])
 		ai += 2;
 	}
 	if (ai >= argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[ai], "version") == 0 && ai + 1 == argc) {
-		printf("stripehook %s\n", PACKAGE_VERSION);
-		return 0;
+	if (ai + 1 == argc && (strcmp(argv[ai], "--help") == 0 ||
+	    strcmp(argv[ai], "-h") == 0)) {
+		usage(stdout);
+		return fflush(stdout) == 0 ? 0 : 2;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[ai], cmds[i].name) == 0)
+	if (ai + 1 == argc && strcmp(argv[ai], "--version") == 0)
+		return version();
+	for (i = 0; i < NCMDS; i++) {
+		if (strcmp(argv[ai], cmds[i].name) != 0)
+			continue;
+		/* Each command answers --help with its own synopsis. */
+		if (ai + 2 == argc && strcmp(argv[ai + 1], "--help") == 0) {
+			usage_line(stdout, "usage:", &cmds[i]);
+			return fflush(stdout) == 0 ? 0 : 2;
+		}
+		if (cmds[i].fn != NULL)
 			return cmds[i].fn(argc - ai, argv + ai, cfgpath);
-	usage();
+		if (ai + 1 == argc)
+			return version();
+		break;
+	}
+	usage(stderr);
 	return 2;
 }

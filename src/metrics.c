@@ -251,10 +251,8 @@ int
 tool_metrics(int argc, char **argv, const char *cfgpath)
 {
 	struct sh_config	*cfg;
-	struct sh_diag		 diag;
 	struct gauges		 g;
 	struct metrics_file	*m;
-	size_t			 i;
 	int			 ch, rc = 2;
 
 	optind = 0;
@@ -270,15 +268,8 @@ tool_metrics(int argc, char **argv, const char *cfgpath)
 		fprintf(stderr, "usage: stripehook metrics [-c file]\n");
 		return 2;
 	}
-	memset(&diag, 0, sizeof(diag));
-	if ((cfg = config_load(cfgpath ? cfgpath : config_default_path(),
-	    &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			fprintf(stderr, "%s\n", diag.errors[i]);
-		diag_free(&diag);
+	if ((cfg = config_load_report(cfgpath, 0, NULL)) == NULL)
 		return 1;
-	}
-	diag_free(&diag);
 	memset(&g, 0, sizeof(g));
 	if (cfg->database != NULL) {
 		rc = metrics_pg(cfg, &g);

@@ -76,14 +76,8 @@ static struct sh_config *
 qt_config(const char *cfgpath)
 {
 	struct sh_config *cfg;
-	struct sh_diag	 diag;
-	size_t		 i;
 
-	memset(&diag, 0, sizeof(diag));
-	if ((cfg = config_load(cfgpath, &diag)) == NULL)
-		for (i = 0; i < diag.nerrors; i++)
-			fprintf(stderr, "%s\n", diag.errors[i]);
-	diag_free(&diag);
+	cfg = config_load_report(cfgpath, 0, NULL);
 	if (cfg != NULL && !records_on(cfg)) {
 		fprintf(stderr, "stripehook: %s: state_dir is none: no "
 		    "records and no queue\n", cfgpath);

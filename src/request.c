@@ -1,6 +1,6 @@
 /*
- * One request, from the checks of SPEC section 2 to the answer and the log
- * line of SPEC section 9.  The transport (CGI or FastCGI) hands in the
+ * One request, from the checks of stripehook(8) REQUESTS to the answer and
+ * the log line of LOGGING.  The transport (CGI or FastCGI) hands in the
  * parameters and a reader/writer; nothing here knows which it is.
  */
 #include "config.h"
@@ -36,7 +36,7 @@ now_mono(void)
  * Reads up to max bytes and throws them away, stopping at end of input or
  * after SH_BODY_IDLE_TIMEOUT seconds without progress.  Used before an
  * early answer under CGI: fcgiwrap turns an answer given before the body
- * was consumed into a 502 (SPEC 2).
+ * was consumed into a 502 (REQUESTS).
  */
 static void
 drain(struct sh_request *rq, size_t max)
@@ -63,52 +63,39 @@ drain(struct sh_request *rq, size_t max)
 static size_t
 drain_limit(const char *cl)
 {
-	size_t	 v = 0;
+	long long	 v;
 
-	if (cl == NULL || *cl == '\0')
-		return SH_DRAIN_MAX;
-	for (; *cl != '\0'; cl++) {
-		if (*cl < '0' || *cl > '9')
-			return SH_DRAIN_MAX;
-		if (v <= SH_DRAIN_MAX)
-			v = v * 10 + (size_t)(*cl - '0');
-	}
-	return v < SH_DRAIN_MAX ? v : SH_DRAIN_MAX;
+	if (parse_decimal(cl, 0, SH_DRAIN_MAX, &v) == 0)
+		return (size_t)v;
+	return SH_DRAIN_MAX;
 }
 
 /*
- * RFC 3875 4.1.2: CONTENT_LENGTH is 1*digit.  Rows 3-5 of SPEC 2: unset or
- * empty is 411, anything but ASCII digits is 400, over max_body (however
- * many digits) is 413.  The value is never converted past max_body, so no
- * integer type can overflow.
+ * RFC 3875 4.1.2: CONTENT_LENGTH is 1*digit.  stripehook(8) REQUESTS:
+ * unset or empty is "length required" (411), anything but ASCII digits
+ * "bad content length" (400), over max_body, however many digits, "body
+ * too large" (413).
  */
 static enum sh_err
 parse_length(const char *s, size_t max, size_t *out)
 {
-	size_t	 v = 0;
-	int	 big = 0;
-	const char *p;
+	long long	 v;
 
 	if (s == NULL || *s == '\0')
 		return SH_E_LENGTH_REQUIRED;
-	for (p = s; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
-			return SH_E_BAD_LENGTH;
-	for (p = s; *p != '\0'; p++) {
-		if (big)
-			continue;
-		v = v * 10 + (size_t)(*p - '0');
-		if (v > max)
-			big = 1;
-	}
-	if (big)
+	switch (parse_decimal(s, 0, (long long)max, &v)) {
+	case 0:
+		*out = (size_t)v;
+		return SH_OK;
+	case -1:
+		return SH_E_BAD_LENGTH;
+	default:
 		return SH_E_TOO_LARGE;
-	*out = v;
-	return SH_OK;
+	}
 }
 
 /*
- * Reads exactly len bytes.  Row 6: fewer (end of input, an error, or no
+ * Reads exactly len bytes.  "incomplete body": fewer (end of input, an error, or no
  * progress for SH_BODY_IDLE_TIMEOUT seconds) is an incomplete body.
  */
 static enum sh_err
@@ -127,8 +114,10 @@ read_body(struct sh_request *rq, unsigned char *body, size_t len)
 	return SH_OK;
 }
 
-static int
-livemode_accepted(const struct sh_config *cfg, const struct sh_event *ev)
+/* stripehook.conf(5) livemode: 1 when the event may run hooks. */
+int
+request_livemode_accepted(const struct sh_config *cfg,
+    const struct sh_event *ev)
 {
 	switch (cfg->livemode) {
 	case SH_LIVEMODE_LIVE:
@@ -140,8 +129,9 @@ livemode_accepted(const struct sh_config *cfg, const struct sh_event *ev)
 	}
 }
 
-static int
-any_hook_matches(const struct sh_config *cfg, const char *type)
+/* 1 when some configured hook matches the type. */
+int
+request_hooks_match(const struct sh_config *cfg, const char *type)
 {
 	size_t	 i;
 
@@ -162,8 +152,10 @@ log_kv(struct sh_buf *b, const char *key, const char *val)
 		buf_escape(b, val, strlen(val));
 }
 
+/* Writes the answer; returns its status, *sent 0 when it could not be
+ * written (the client is gone). */
 static int
-answer(struct sh_request *rq, enum sh_err err, enum outcome out)
+answer(struct sh_request *rq, enum sh_err err, enum outcome out, int *sent)
 {
 	struct sh_buf	 b;
 	const char	*body;
@@ -197,6 +189,7 @@ answer(struct sh_request *rq, enum sh_err err, enum outcome out)
 	}
 	rc = (b.p == NULL) ? -1 : rq->write(rq->ctx, b.p, b.len);
 	buf_free(&b);
+	*sent = rc != -1;
 	if (rc == -1)
 		log_warnx("could not write the answer (status %d)", status);
 	return status;
@@ -216,7 +209,7 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 	size_t		 len = 0;
 	enum sh_err	 err;
 	enum outcome	 out = OUT_ERROR;
-	int		 have_ev = 0, dup = 0, status;
+	int		 have_ev = 0, dup = 0, status, sent;
 	double		 t0 = now_mono();
 	char		 tbuf[32];
 	time_t		 now;
@@ -225,7 +218,7 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 	buf_init(&logtail);
 	memset(&ev, 0, sizeof(ev));
 
-	/* Rows 1-6: the early answers. */
+	/* The early answers, "internal error" to "body too large". */
 	if (cfg == NULL) {
 		log_warnx("configuration unusable: %s",
 		    cfg_why ? cfg_why : "unknown");
@@ -247,24 +240,24 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 	if ((err = read_body(rq, body, len)) != SH_OK)
 		goto done;
 
-	/* Rows 7-11: verified over the raw bytes before any parsing. */
+	/* The signature, verified over the raw bytes before any parsing. */
 	err = sig_verify(&cfg->secrets, rq->signature,
 	    rq->signature ? strlen(rq->signature) : 0, body, len,
 	    time(NULL), cfg->tolerance);
 	if (err != SH_OK)
 		goto done;
 
-	/* Rows 12-15. */
+	/* "invalid json" to "invalid event type". */
 	if ((err = event_parse(body, len, &ev)) != SH_OK)
 		goto done;
 	have_ev = 1;
 
-	/* Row 16. */
-	if (!livemode_accepted(cfg, &ev)) {
+	/* livemode: answered ignored. */
+	if (!request_livemode_accepted(cfg, &ev)) {
 		out = OUT_IGNORED;
 		goto done;
 	}
-	if (!any_hook_matches(cfg, ev.type)) {
+	if (!request_hooks_match(cfg, ev.type)) {
 		out = OUT_UNHANDLED;
 		goto done;
 	}
@@ -275,7 +268,7 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 			out = dup == 1 ? OUT_DUPLICATE : OUT_QUEUED;
 		goto done;
 	}
-	/* Rows 17-19. */
+	/* "event in progress", records, "hook failed". */
 	err = request_run_hooks(cfg, &ev, body, len, &dup, &logtail);
 	if (err == SH_OK)
 		out = dup ? OUT_DUPLICATE : OUT_HANDLED;
@@ -285,10 +278,10 @@ early:
 	if (rq->drain_early)
 		drain(rq, drain_limit(rq->content_length));
 done:
-	status = answer(rq, err, out);
+	status = answer(rq, err, out, &sent);
 	metrics_request(cfg, status, have_ev);
 
-	/* SPEC 9: one key=value line, everything from outside escaped. */
+	/* LOGGING: one key=value line, everything from outside escaped. */
 	buf_init(&line);
 	now = time(NULL);
 	gmtime_r(&now, &tm);
@@ -303,14 +296,16 @@ done:
 	    ev.livemode ? "true" : "false");
 	if (logtail.len > 0)
 		buf_append(&line, logtail.p, logtail.len);
-	buf_printf(&line, " status=%d", status);
+	buf_printf(&line, " status=%d%s", status, sent ? "" :
+	    " answer=unsent");
 	if (err != SH_OK)
 		buf_printf(&line, " error=\"%s\"", sh_err_string(err));
 	else
 		buf_printf(&line, " outcome=%s", outwords[out]);
 	buf_printf(&line, " total=%.3f", now_mono() - t0);
 	if (line.p != NULL)
-		log_line(err == SH_OK ? LOG_INFO : LOG_WARNING, line.p);
+		log_line(err == SH_OK ? LOG_INFO : status >= 500 ? LOG_ERR :
+		    LOG_WARNING, line.p);
 	buf_free(&line);
 	buf_free(&logtail);
 

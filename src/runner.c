@@ -31,6 +31,8 @@
 #define RUNNER_RESCAN		60	/* seconds between full rescans */
 #define RUNNER_BUSY_RETRY	1	/* seconds before a held event again */
 #define RUNNER_EXIT_BUSY	3	/* an attempt found the lock held */
+#define RUNNER_ERROR_RETRY	10	/* seconds before an event whose attempt
+					 * failed on the records again */
 
 struct entry {
 	char	 id[SH_ID_MAX + 1];
@@ -52,6 +54,15 @@ struct runner {
 };
 
 static int	 runner_pipe[2] = { -1, -1 };
+
+/* In an attempt's process: SIGTERM lets the running hook finish and
+ * starts no other. */
+static void
+attempt_signal(int sig)
+{
+	(void)sig;
+	deliver_stopping = 1;
+}
 
 static void
 runner_signal(int sig)
@@ -154,12 +165,16 @@ start(struct runner *r, struct entry *e)
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &sa, NULL);
-	/* SIGTERM and SIGHUP are the runner's: the attempt goes on. */
+	/* SIGHUP is the runner's; SIGTERM (from the runner, or from a
+	 * service manager to every process) ends the attempt after the
+	 * running hook. */
 	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
 	(void)sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = attempt_signal;
+	sa.sa_flags = SA_RESTART;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
 		_exit(2);
 	(void)close(runner_pipe[0]);
@@ -243,7 +258,7 @@ reap(struct runner *r)
 			e->busy_until = time(NULL) + RUNNER_BUSY_RETRY;
 		else if (!WIFEXITED(status) || WEXITSTATUS(status) == 2)
 			/* An error (logged): not again at once. */
-			e->busy_until = time(NULL) + RUNNER_BUSY_RETRY;
+			e->busy_until = time(NULL) + RUNNER_ERROR_RETRY;
 		changed(r, e->id);
 	}
 }
@@ -263,16 +278,12 @@ static void
 reload(struct runner *r)
 {
 	struct sh_config *ncfg;
-	struct sh_diag	 diag;
-	size_t		 i;
 
-	memset(&diag, 0, sizeof(diag));
-	if ((ncfg = config_load(r->cfgpath, &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			log_warnx("%s", diag.errors[i]);
+	if ((ncfg = config_load_report(r->cfgpath, SH_LOAD_LOG, NULL)) ==
+	    NULL)
 		log_warnx("runner: reload failed, keeping the old "
 		    "configuration");
-	} else if (ncfg->ack != SH_ACK_RECEIPT || !same_store(ncfg, r->cfg)) {
+	else if (ncfg->ack != SH_ACK_RECEIPT || !same_store(ncfg, r->cfg)) {
 		log_warnx("runner: reload failed: ack receipt and the same "
 		    "state_dir (or database) are needed while running; keeping "
 		    "the old configuration");
@@ -283,7 +294,17 @@ reload(struct runner *r)
 		log_use_syslog(ncfg->log_syslog);
 		log_info("runner: configuration reloaded");
 	}
-	diag_free(&diag);
+}
+
+/* Each running attempt finishes its hook and starts no other. */
+static void
+stop_attempts(const struct runner *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->v[i].pid > 0)
+			(void)kill(r->v[i].pid, SIGTERM);
 }
 
 /* Reads the signals the pipe holds. */
@@ -300,6 +321,7 @@ signals(struct runner *r)
 					log_info("runner: stopping after %d "
 					    "running events", r->active);
 				r->stopping = 1;
+				stop_attempts(r);
 			} else if (sigs[k] == SIGHUP)
 				reload(r);
 		}
@@ -360,20 +382,12 @@ int
 runner_main(const char *cfgpath)
 {
 	struct runner	 r;
-	struct sh_diag	 diag;
-	size_t		 i;
 
 	memset(&r, 0, sizeof(r));
-	memset(&diag, 0, sizeof(diag));
 	r.cfgpath = cfgpath;
 	r.ifd = -1;
-	if ((r.cfg = config_load(cfgpath, &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			log_warnx("%s", diag.errors[i]);
-		diag_free(&diag);
+	if ((r.cfg = config_load_report(cfgpath, SH_LOAD_LOG, NULL)) == NULL)
 		return 1;
-	}
-	diag_free(&diag);
 	log_use_syslog(r.cfg->log_syslog);
 	if (r.cfg->ack != SH_ACK_RECEIPT) {
 		log_warnx("run: %s: ack receipt is not set: there is no queue "
@@ -431,8 +445,6 @@ int
 tool_run(int argc, char **argv, const char *cfgpath)
 {
 	struct sh_config *cfg;
-	struct sh_diag	 diag;
-	size_t		 i;
 	int		 ch, rc;
 
 	optind = 0;
@@ -449,14 +461,8 @@ tool_run(int argc, char **argv, const char *cfgpath)
 	}
 	if (cfgpath == NULL)
 		cfgpath = config_default_path();
-	memset(&diag, 0, sizeof(diag));
-	if ((cfg = config_load(cfgpath, &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			fprintf(stderr, "%s\n", diag.errors[i]);
-		diag_free(&diag);
+	if ((cfg = config_load_report(cfgpath, 0, NULL)) == NULL)
 		return 1;
-	}
-	diag_free(&diag);
 	if (cfg->ack != SH_ACK_RECEIPT) {
 		fprintf(stderr, "stripehook run: %s: ack receipt is not set: "
 		    "hooks run inside the requests\n", cfgpath);

@@ -1,7 +1,8 @@
 /*
- * The Stripe-Signature check of SPEC section 3 (rows 7-11 of the table in
- * SPEC section 2): the header grammar, the HMAC-SHA256 of "t.body", the
- * constant-time match against every configured secret, and the tolerance.
+ * The Stripe-Signature check of stripehook(8) SIGNATURES (the answers from
+ * "missing signature" to "timestamp outside tolerance" in REQUESTS): the
+ * header grammar, the HMAC-SHA256 of "t.body", the constant-time match
+ * against every configured secret, and the tolerance.
  *
  * Pure: no I/O, no logging.  The only state is the HMAC algorithm handle,
  * fetched once per process (fetching per call is slow in OpenSSL 3.0) and
@@ -28,7 +29,8 @@ static EVP_MAC	*sig_mac;		/* cached "HMAC"; see sig_cleanup() */
 static char	 sig_digest[] = "SHA256";
 
 /*
- * 1 if s[0..len) is a timestamp as SPEC 3 allows: [1-9][0-9]{0,17}.
+ * 1 if s[0..len) is a timestamp as stripehook(8) SIGNATURES allows:
+ * [1-9][0-9]{0,17}.
  * Eighteen digits stay below 10^18, so *val never overflows a long long.
  */
 static int
@@ -49,12 +51,12 @@ sig_parse_t(const char *s, size_t len, long long *val)
 }
 
 /*
- * SPEC 3 header grammar.  On SH_OK, out's pointers point into hdr, which
- * must outlive it; on any error out is all zero.
+ * The header grammar of stripehook(8) SIGNATURES.  On SH_OK, out's pointers
+ * point into hdr, which must outlive it; on any error out is all zero.
  *
  * Order of the checks, so that a header is judged malformed before anyone
- * looks for a v1 (row 8 beats row 9):
- *   1. NULL or empty: SH_E_NO_SIG (row 7).
+ * looks for a v1 ("malformed signature" beats "no v1 signature"):
+ *   1. NULL or empty: SH_E_NO_SIG ("missing signature").
  *   2. Over SH_SIG_HEADER_MAX bytes, or any NUL byte in it: malformed.
  *   3. Each ','-separated item, left to right: over SH_SIG_ITEMS_MAX items,
  *      no '=', an empty key, a second t, or a t value outside
@@ -105,7 +107,7 @@ sig_parse(const char *hdr, size_t len, struct sh_sighdr *out)
 			out->v1len[out->nv1] = vlen;
 			out->nv1++;
 		}
-		/* v0 and future schemes: ignored (SPEC 3). */
+		/* v0 and future schemes: ignored (stripehook(8) SIGNATURES). */
 
 		if (ie == end)
 			break;
@@ -122,20 +124,20 @@ done:
 }
 
 /*
- * Lowercase hex HMAC-SHA256 under key of t, ".", body (SPEC 3: the body
- * bytes unchanged, the key exactly as configured).  out gets 64 characters
- * and a NUL.  Returns 0, or -1 for an empty key (refused before OpenSSL
- * sees it) or an OpenSSL failure, with out set to "".
+ * Lowercase hex HMAC-SHA256 under key of t, ".", body (stripehook(8)
+ * SIGNATURES: the body bytes unchanged, the key exactly as configured).
+ * out gets 64 characters and a NUL.  Returns 0, or -1 for an empty key
+ * (refused before OpenSSL sees it) or an OpenSSL failure, with out set
+ * to "".
  */
 int
 sig_hmac_hex(const unsigned char *key, size_t keylen, const char *t,
     size_t tlen, const unsigned char *body, size_t len, char out[65])
 {
-	static const char	 hex[] = "0123456789abcdef";
 	EVP_MAC_CTX		*ctx = NULL;
 	OSSL_PARAM		 params[2];
 	unsigned char		 md[EVP_MAX_MD_SIZE];
-	size_t			 mdlen = 0, i;
+	size_t			 mdlen = 0;
 	int			 rc = -1;
 
 	out[0] = '\0';
@@ -164,12 +166,7 @@ sig_hmac_hex(const unsigned char *key, size_t keylen, const char *t,
 	    mdlen != SIG_SHA256_LEN)
 		goto done;
 
-	/* By hand: OpenSSL's hex helpers use colons or upper case. */
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0x0f];
-	}
-	out[2 * mdlen] = '\0';
+	hex_encode(md, mdlen, out);
 	rc = 0;
 done:
 	OPENSSL_cleanse(md, sizeof(md));
@@ -177,7 +174,10 @@ done:
 	return rc;
 }
 
-/* 1 if a v1 value can ever match: SH_SIG_HEX_LEN lowercase hex (SPEC 3). */
+/*
+ * 1 if a v1 value can ever match: SH_SIG_HEX_LEN lowercase hex
+ * (stripehook(8) SIGNATURES).
+ */
 static int
 sig_v1_wellformed(const char *v, size_t len)
 {
@@ -214,7 +214,8 @@ sig_within(long long tval, time_t now, long tolerance)
 }
 
 /*
- * SPEC 3, as Stripe's libraries do it, in the order of SPEC 2 rows 7-11:
+ * stripehook(8) SIGNATURES, as Stripe's libraries do it, in the order of the
+ * answers in REQUESTS, "missing signature" to "timestamp outside tolerance":
  *   1. parse the header (missing, malformed, no v1);
  *   2. for each secret, the expected v1 is the lowercase hex of
  *      HMAC-SHA256(secret, t "." body); every well-formed v1 is compared

@@ -1,5 +1,5 @@
 /*
- * De-duplication records (SPEC section 8).
+ * De-duplication records (stripehook(8) DELIVERY).
  *
  * Layout under state_dir, one directory per event:
  *
@@ -17,7 +17,7 @@
  *					handler that died while writing)
  *
  * The event id is the only outside string that reaches a file name, and
- * only after event_id_valid() (SPEC 2 row 14: 1-255 characters of
+ * only after event_id_valid() ("invalid event id" otherwise: 1-255 characters of
  * [A-Za-z0-9_-]), so it is always one safe path component.  Hook
  * identities only reach file names hashed.  Every file is reached with
  * openat(2) and friends relative to a descriptor of state_dir, never
@@ -97,24 +97,16 @@ struct sh_state {
 static int
 record_name(const char *identity, char *name)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
-	char		*p;
+	unsigned int	 mdlen = 0;
 
 	if (EVP_Digest(identity, strlen(identity), md, &mdlen, EVP_sha256(),
 	    NULL) != 1 || mdlen * 2 != STATE_HASH_HEX) {
 		log_warnx("state: cannot hash a hook identity");
 		return -1;
 	}
-	p = name;
-	memcpy(p, STATE_RECORD_PREFIX, sizeof(STATE_RECORD_PREFIX) - 1);
-	p += sizeof(STATE_RECORD_PREFIX) - 1;
-	for (i = 0; i < mdlen; i++) {
-		*p++ = hex[md[i] >> 4];
-		*p++ = hex[md[i] & 0xf];
-	}
-	*p = '\0';
+	memcpy(name, STATE_RECORD_PREFIX, sizeof(STATE_RECORD_PREFIX) - 1);
+	hex_encode(md, mdlen, name + sizeof(STATE_RECORD_PREFIX) - 1);
 	return 0;
 }
 
@@ -132,6 +124,84 @@ is_record_name(const char *name)
 		    (name[i] < 'a' || name[i] > 'f'))
 			return 0;
 	return 1;
+}
+
+/*
+ * Opens name in the event directory for reading (flags adds O_CREAT and
+ * the like) so that nothing but a regular file is ever read or waited on:
+ * never through a symbolic link, never blocking in open(2) (a FIFO in its
+ * place would wait for a writer), and refused after fstat(2) when it is
+ * not a regular file.  The fd, or -1: errno ENOENT when there is none,
+ * else logged.
+ */
+static int
+open_record(struct sh_state *st, const char *name, int flags, mode_t mode)
+{
+	struct stat	 sb;
+	int		 fd;
+
+	if ((fd = openat(st->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | flags, mode)) == -1) {
+		if (errno != ENOENT)
+			log_warn("state: open %s/%s/%s", st->state_dir, st->id,
+			    name);
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		log_warn("state: stat %s/%s/%s", st->state_dir, st->id, name);
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		log_warnx("state: %s/%s/%s: not a regular file",
+		    st->state_dir, st->id, name);
+		goto fail;
+	}
+	return fd;
+fail:
+	(void)close(fd);
+	errno = EINVAL;
+	return -1;
+}
+
+/*
+ * The one walk over a records directory: calls fn(arg, name) for each
+ * entry of the directory dfd but "." and "..", in no particular order,
+ * through a descriptor of its own (readdir must not move dfd's offset).
+ * Returns 0; -1 when the directory cannot be read (errno set); or the
+ * first non-zero value fn returned, which stops the walk.
+ */
+static int
+walk_dir(int dfd, int (*fn)(void *, const char *), void *arg)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd, rc = 0, saved;
+
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0)
+				rc = -1;
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((rc = fn(arg, de->d_name)) != 0)
+			break;
+	}
+	saved = errno;
+	(void)closedir(d);
+	errno = saved;
+	return rc;
 }
 
 /* Closes the event directory and its lock (which releases the lock). */
@@ -223,7 +293,7 @@ open_pg(const struct sh_config *cfg, const char *id, int create, int lock,
  * it when lock is set (LOCK_EX|LOCK_NB).  SH_OK with *out set; SH_OK with
  * *out NULL when the event is unknown and create is not set;
  * SH_E_IN_PROGRESS when the lock is held elsewhere; SH_E_EVENT_ID for an
- * id outside SPEC 2 row 14 (never reaches the file system); SH_E_STATE on
+ * id that is an "invalid event id" (never reaches the file system); SH_E_STATE on
  * any other failure (logged).
  */
 static enum sh_err
@@ -254,7 +324,7 @@ open_event(const struct sh_config *cfg, const char *id, int create, int lock,
 	st->rootfd = st->dirfd = st->lockfd = -1;
 	(void)snprintf(st->id, sizeof(st->id), "%s", id);
 
-	/* Never created here: a missing state_dir is an error (SPEC 8). */
+	/* Never created here: a missing state_dir is an error (DELIVERY). */
 	if ((st->rootfd = open(st->state_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
 		log_warn("state: open state_dir %s", st->state_dir);
@@ -296,12 +366,10 @@ open_event(const struct sh_config *cfg, const char *id, int create, int lock,
 			break;
 		/* O_RDONLY suffices for flock, and works on a lock file
 		 * another user created. */
-		if ((st->lockfd = openat(st->dirfd, STATE_LOCK, O_RDONLY |
-		    O_CREAT | O_NOFOLLOW | O_CLOEXEC, STATE_PUBLIC_MODE)) == -1) {
+		if ((st->lockfd = open_record(st, STATE_LOCK, O_CREAT,
+		    STATE_PUBLIC_MODE)) == -1) {
 			if (errno == ENOENT)
 				continue;	/* directory pruned */
-			log_warn("state: open %s/%s/%s", st->state_dir, st->id,
-			    STATE_LOCK);
 			goto done;
 		}
 		while ((r = flock(st->lockfd, LOCK_EX | LOCK_NB)) == -1 &&
@@ -328,7 +396,7 @@ done:
 	return rc;
 }
 
-/* SPEC 8: the event's lock, taken by a delivery (creates the records). */
+/* The event's lock, taken by a delivery (creates the records). */
 enum sh_err
 state_open(const struct sh_config *cfg, const char *event_id,
     struct sh_state **out)
@@ -438,14 +506,17 @@ state_hook_done(struct sh_state *st, const struct sh_hook *hook)
 	if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISREG(sb.st_mode))
 			return 1;
-		errno = EINVAL;
-	} else if (errno == ENOENT)
+		log_warnx("state: %s/%s/%s: not a regular file",
+		    st->state_dir, st->id, name);
+		return -1;
+	}
+	if (errno == ENOENT)
 		return 0;
 	log_warn("state: stat %s/%s/%s", st->state_dir, st->id, name);
 	return -1;
 }
 
-/* SPEC 8: the raw payload is kept while hooks are unfinished. */
+/* The raw payload is kept while hooks are unfinished (DELIVERY). */
 enum sh_err
 state_keep_payload(struct sh_state *st, const unsigned char *body,
     size_t len)
@@ -455,7 +526,7 @@ state_keep_payload(struct sh_state *st, const unsigned char *body,
 	return write_atomic(st, STATE_PAYLOAD, STATE_PAYLOAD_MODE, body, len);
 }
 
-/* SPEC 8: a success is written and synced before the 200 answer. */
+/* A success is written and synced before the 200 answer (DELIVERY). */
 enum sh_err
 state_record(struct sh_state *st, const struct sh_hook *hook)
 {
@@ -507,25 +578,18 @@ state_finish(struct sh_state *st)
 int
 state_payload(struct sh_state *st, struct sh_buf *b, size_t max)
 {
-	int	 fd, rc = -1;
+	int	 fd, rc = 1;
 
 	if (st->pg != NULL)
 		return pg_payload(st->pg, b, max);
-	if ((fd = openat(st->dirfd, STATE_PAYLOAD, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		goto done;
-	}
-	if (read_fd_all(fd, b, max) == -1)
-		goto done;
-	rc = 1;
-done:
-	if (rc == -1)
+	if ((fd = open_record(st, STATE_PAYLOAD, 0, 0)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (read_fd_all(fd, b, max) == -1) {
 		log_warn("state: read %s/%s/%s", st->state_dir, st->id,
 		    STATE_PAYLOAD);
-	if (fd != -1)
-		(void)close(fd);
+		rc = -1;
+	}
+	(void)close(fd);
 	return rc;
 }
 
@@ -543,8 +607,13 @@ read_record(struct sh_state *st, const char *name, struct sh_buf *b,
 	int		 fd, rc = -1;
 
 	buf_reset(b);
-	if ((fd = openat(st->dirfd, name, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || read_fd_all(fd, b, STATE_RECORD_MAX) == -1) {
+	if ((fd = open_record(st, name, 0, 0)) == -1) {
+		if (errno == ENOENT)
+			log_warn("state: open %s/%s/%s", st->state_dir, st->id,
+			    name);
+		goto done;
+	}
+	if (read_fd_all(fd, b, STATE_RECORD_MAX) == -1) {
 		log_warn("state: read %s/%s/%s", st->state_dir, st->id, name);
 		goto done;
 	}
@@ -577,6 +646,26 @@ done:
 	return rc;
 }
 
+struct records_walk {
+	struct sh_state	*st;
+	struct sh_buf	 b;
+	int		(*fn)(void *, const char *, time_t);
+	void		*arg;
+};
+
+static int
+records_one(void *arg, const char *name)
+{
+	struct records_walk	*w = arg;
+	time_t			 when;
+
+	if (!is_record_name(name))
+		return 0;
+	if (read_record(w->st, name, &w->b, &when) == -1)
+		return 1;
+	return w->fn(w->arg, w->b.p, when) == -1 ? 1 : 0;
+}
+
 /*
  * Calls fn(arg, identity, time) for each success record of the event, in
  * no particular order.  0, or -1 when the directory cannot be read or a
@@ -586,46 +675,19 @@ int
 state_records(struct sh_state *st, int (*fn)(void *, const char *, time_t),
     void *arg)
 {
-	struct sh_buf	 b;
-	struct dirent	*de;
-	DIR		*d = NULL;
-	time_t		 when;
-	int		 fd, rc = -1;
+	struct records_walk	 w;
+	int			 r;
 
 	if (st->pg != NULL)
 		return pg_records(st->pg, fn, arg);
-	buf_init(&b);
-	/* A descriptor of our own: readdir must not move st->dirfd. */
-	if ((fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+	w.st = st;
+	w.fn = fn;
+	w.arg = arg;
+	buf_init(&w.b);
+	if ((r = walk_dir(st->dirfd, records_one, &w)) == -1)
 		log_warn("state: read %s/%s", st->state_dir, st->id);
-		if (fd != -1)
-			(void)close(fd);
-		goto done;
-	}
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL) {
-			if (errno != 0) {
-				log_warn("state: read %s/%s", st->state_dir,
-				    st->id);
-				goto done;
-			}
-			break;
-		}
-		if (!is_record_name(de->d_name))
-			continue;
-		if (read_record(st, de->d_name, &b, &when) == -1)
-			goto done;
-		if (fn(arg, b.p, when) == -1)
-			goto done;
-	}
-	rc = 0;
-done:
-	if (d != NULL)
-		(void)closedir(d);
-	buf_free(&b);
-	return rc;
+	buf_free(&w.b);
+	return r == 0 ? 0 : -1;
 }
 
 /*
@@ -654,6 +716,27 @@ state_forget(struct sh_state *st, const char *identity)
 	return 1;
 }
 
+struct newest {
+	struct sh_state	*st;
+	time_t		 newest;
+	int		 payload;
+};
+
+static int
+newest_one(void *arg, const char *name)
+{
+	struct newest	*n = arg;
+	struct stat	 sb;
+
+	if (fstatat(n->st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (sb.st_mtime > n->newest)
+		n->newest = sb.st_mtime;
+	if (strcmp(name, STATE_PAYLOAD) == 0)
+		n->payload = 1;
+	return 0;
+}
+
 /*
  * Newest modification time of the files in the event directory (the
  * lock's is its creation time: flock does not change it).  0 or -1.
@@ -661,45 +744,25 @@ state_forget(struct sh_state *st, const char *identity)
 static int
 newest_mtime(struct sh_state *st, time_t *newest, int *payload)
 {
-	struct dirent	*de;
-	struct stat	 sb;
-	DIR		*d = NULL;
-	int		 fd, rc = -1;
+	struct newest	 n = { st, 0, 0 };
 
-	*newest = 0;
-	*payload = 0;
-	if ((fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			(void)close(fd);
-		goto done;
-	}
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL) {
-			if (errno != 0)
-				goto done;
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(st->dirfd, de->d_name, &sb,
-		    AT_SYMLINK_NOFOLLOW) == -1) {
-			if (errno == ENOENT)
-				continue;
-			goto done;
-		}
-		if (sb.st_mtime > *newest)
-			*newest = sb.st_mtime;
-		if (strcmp(de->d_name, STATE_PAYLOAD) == 0)
-			*payload = 1;
-	}
-	rc = 0;
-done:
-	if (d != NULL)
-		(void)closedir(d);
-	return rc;
+	if (walk_dir(st->dirfd, newest_one, &n) != 0)
+		return -1;
+	*newest = n.newest;
+	*payload = n.payload;
+	return 0;
+}
+
+static int
+unlink_one(void *arg, const char *name)
+{
+	struct sh_state	*st = arg;
+
+	if (strcmp(name, STATE_LOCK) == 0)
+		return 0;
+	if (unlinkat(st->dirfd, name, 0) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
 }
 
 /*
@@ -710,67 +773,86 @@ done:
 static int
 remove_event(struct sh_state *st)
 {
-	struct dirent	*de;
-	DIR		*d = NULL;
-	int		 fd, rc = -1;
-
-	if ((fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			(void)close(fd);
+	if (walk_dir(st->dirfd, unlink_one, st) != 0 ||
+	    (unlinkat(st->dirfd, STATE_LOCK, 0) == -1 && errno != ENOENT))
 		goto fail;
-	}
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL) {
-			if (errno != 0)
-				goto fail;
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, STATE_LOCK) == 0)
-			continue;
-		if (unlinkat(st->dirfd, de->d_name, 0) == -1 &&
-		    errno != ENOENT)
-			goto fail;
-	}
-	if (unlinkat(st->dirfd, STATE_LOCK, 0) == -1 && errno != ENOENT)
-		goto fail;
-	if (unlinkat(st->rootfd, st->id, AT_REMOVEDIR) == -1) {
-		if (errno != ENOTEMPTY && errno != EEXIST)
-			goto fail;
-		rc = 0;
-	} else
-		rc = 1;
-	goto done;
+	if (unlinkat(st->rootfd, st->id, AT_REMOVEDIR) == 0)
+		return 1;
+	if (errno == ENOTEMPTY || errno == EEXIST)
+		return 0;
 fail:
 	log_warn("state: prune %s/%s", st->state_dir, st->id);
-done:
-	if (d != NULL)
-		(void)closedir(d);
-	return rc;
+	return -1;
+}
+
+struct prune {
+	const struct sh_config	*cfg;
+	int			 rootfd;
+	time_t			 cutoff;	/* newest file at or before */
+	unsigned		 removed, busy;
+	int			 failed;
+};
+
+/* One entry of state_dir: removed when it is an aged event.  A bad entry
+ * is reported and passed over; it never stops the walk. */
+static int
+prune_one(void *arg, const char *name)
+{
+	struct prune	*pr = arg;
+	struct sh_state	*st;
+	struct stat	 sb;
+	time_t		 newest;
+	enum sh_err	 e;
+	int		 payload, r;
+
+	/* Only names a delivery could have made; anything else the operator
+	 * put there is not ours. */
+	if (!event_id_valid(name, strlen(name)) ||
+	    fstatat(pr->rootfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(sb.st_mode))
+		return 0;
+	if ((e = state_open_existing(pr->cfg, name, 1, &st)) ==
+	    SH_E_IN_PROGRESS) {
+		pr->busy++;
+		return 0;
+	}
+	if (e != SH_OK) {
+		pr->failed = 1;
+		return 0;
+	}
+	if (st == NULL)		/* removed meanwhile */
+		return 0;
+	if (newest_mtime(st, &newest, &payload) == -1) {
+		log_warn("state: prune %s/%s", st->state_dir, st->id);
+		pr->failed = 1;
+	} else if (newest <= pr->cutoff) {
+		if (payload)
+			log_warnx("prune: event %s: dropping the kept payload "
+			    "of unfinished hooks", st->id);
+		if ((r = remove_event(st)) == -1)
+			pr->failed = 1;
+		else if (r == 1)
+			pr->removed++;
+	}
+	state_close(st);
+	return 0;
 }
 
 /*
- * SPEC 7 prune: removes every event directory whose newest file is more
- * than state_ttl days older than now, unless a delivery holds its lock
- * (counted in *busy).  Entries that are not event directories are left
- * alone.  Safe while requests are served.  SH_OK, or SH_E_STATE when
- * state_dir cannot be read or some event could not be removed (logged;
- * the others still are).
+ * stripehook(8) prune: removes every event directory whose newest file is
+ * more than state_ttl days older than now, unless a delivery holds its
+ * lock (counted in *busy).  Entries that are not event directories are
+ * left alone; an event that cannot be read (a record that is not a
+ * regular file, say) is reported and passed over.  Safe while requests
+ * are served.  SH_OK, or SH_E_STATE when state_dir cannot be read or some
+ * event could not be removed (logged; the others still are).
  */
 enum sh_err
 state_prune(const struct sh_config *cfg, time_t now, unsigned *removed,
     unsigned *busy)
 {
-	struct sh_state	*st;
-	struct dirent	*de;
-	struct stat	 sb;
-	DIR		*d = NULL;
-	time_t		 newest, ttl;
-	enum sh_err	 rc = SH_E_STATE, e;
-	int		 fd = -1, payload, r, failed = 0;
+	struct prune	 pr;
+	enum sh_err	 rc = SH_E_STATE;
 
 	*removed = *busy = 0;
 	if (cfg->database != NULL)
@@ -779,62 +861,28 @@ state_prune(const struct sh_config *cfg, time_t now, unsigned *removed,
 		log_warnx("state: prune while state_dir is none");
 		return SH_E_STATE;
 	}
-	ttl = (time_t)cfg->state_ttl * STATE_SECONDS_PER_DAY;
-	if ((fd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+	memset(&pr, 0, sizeof(pr));
+	pr.cfg = cfg;
+	pr.cutoff = now - (time_t)cfg->state_ttl * STATE_SECONDS_PER_DAY;
+	if ((pr.rootfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
 		log_warn("state: open state_dir %s", cfg->state_dir);
-		if (fd != -1)
-			(void)close(fd);
 		return SH_E_STATE;
 	}
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL) {
-			if (errno != 0) {
-				log_warn("state: read %s", cfg->state_dir);
-				goto done;
-			}
-			break;
-		}
-		/* Only names a delivery could have made; "." and ".." and
-		 * anything else the operator put there are not. */
-		if (!event_id_valid(de->d_name, strlen(de->d_name)) ||
-		    fstatat(dirfd(d), de->d_name, &sb,
-		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
-			continue;
-		if ((e = state_open_existing(cfg, de->d_name, 1, &st)) ==
-		    SH_E_IN_PROGRESS) {
-			(*busy)++;
-			continue;
-		}
-		if (e != SH_OK) {
-			failed = 1;
-			continue;
-		}
-		if (st == NULL)		/* removed meanwhile, or a file */
-			continue;
-		if (newest_mtime(st, &newest, &payload) == -1) {
-			log_warn("state: prune %s/%s", st->state_dir, st->id);
-			failed = 1;
-		} else if (newest <= now - ttl) {
-			if (payload)
-				log_warnx("prune: event %s: dropping the kept "
-				    "payload of unfinished hooks", st->id);
-			if ((r = remove_event(st)) == -1)
-				failed = 1;
-			else if (r == 1)
-				(*removed)++;
-		}
-		state_close(st);
+	if (walk_dir(pr.rootfd, prune_one, &pr) != 0) {
+		log_warn("state: read %s", cfg->state_dir);
+		goto done;
 	}
-	if (*removed > 0 && fsync(dirfd(d)) == -1) {
+	if (pr.removed > 0 && fsync(pr.rootfd) == -1) {
 		log_warn("state: fsync %s", cfg->state_dir);
 		goto done;
 	}
-	if (!failed)
+	if (!pr.failed)
 		rc = SH_OK;
 done:
-	(void)closedir(d);
+	*removed = pr.removed;
+	*busy = pr.busy;
+	(void)close(pr.rootfd);
 	return rc;
 }
 

@@ -1,5 +1,5 @@
 /*
- * The operator tools on the de-duplication records (SPEC section 7):
+ * The operator tools on the de-duplication records (stripehook(8)):
  * status, replay, forget and prune.  Exit status: 0 success, 1 a negative
  * answer (unknown event, event in progress, a hook failed, configuration
  * errors), 2 usage or I/O error.
@@ -50,13 +50,13 @@ struct records {
 static int
 usage(const char *cmd, const char *args)
 {
-	fprintf(stderr, "usage: stripehook %s [-c file]%s%s\n", cmd,
+	fprintf(stderr, "usage: stripehook [-c file] %s%s%s\n", cmd,
 	    *args ? " " : "", args);
 	return TOOL_ERR;
 }
 
 /*
- * Parses [-c file] (SPEC 1: -c may come among a command's options, where
+ * Parses [-c file] (-c may also come among a command's options, where
  * it overrides the path main resolved) and, with v non-NULL, -v.  Options
  * stop at the first operand, so a hook identity is never taken for one.
  * Returns the index of the first operand, or -1 on a usage error.
@@ -90,25 +90,12 @@ parse_options(int argc, char **argv, const char **cfgpath, int *v)
 static int
 load_config(const char *cfgpath, struct sh_config **cfgp)
 {
-	struct sh_diag	 diag;
-	size_t		 i;
-
-	if (cfgpath == NULL)
-		cfgpath = config_default_path();
-	memset(&diag, 0, sizeof(diag));
-	if ((*cfgp = config_load(cfgpath, &diag)) == NULL) {
-		for (i = 0; i < diag.nerrors; i++)
-			fprintf(stderr, "%s\n", diag.errors[i]);
-		if (diag.nerrors == 0)
-			fprintf(stderr, "stripehook: %s: cannot load the "
-			    "configuration\n", cfgpath);
-		diag_free(&diag);
+	if ((*cfgp = config_load_report(cfgpath, 0, NULL)) == NULL)
 		return TOOL_NO;
-	}
-	diag_free(&diag);
 	if (!records_on(*cfgp)) {
 		fprintf(stderr, "stripehook: %s: state_dir is none: "
-		    "de-duplication is off and no records are kept\n", cfgpath);
+		    "de-duplication is off and no records are kept\n",
+		    (*cfgp)->path);
 		config_free(*cfgp);
 		*cfgp = NULL;
 		return TOOL_ERR;
@@ -239,7 +226,7 @@ open_for_tool(const struct sh_config *cfg, const char *id, int lock,
 	}
 }
 
-/* SPEC 7: which hooks succeeded for the event and when, and whether its
+/* status: which hooks succeeded for the event and when, and whether its
  * payload is kept.  Reads without taking the lock, so it never delays a
  * delivery (records and payload are replaced atomically). */
 int
@@ -319,11 +306,6 @@ done:
 	return rc;
 }
 
-/*
- * SPEC 7: runs the event's unfinished hooks from the kept payload, as a
- * redelivery would (records, lock and all, through request_run_hooks).
- * No signature is checked: the payload was verified before it was kept.
- */
 /* Switches to the named user (not root) for good.  0, or -1 after saying
  * why. */
 static int
@@ -346,53 +328,125 @@ become_user(const char *name)
 	return 0;
 }
 
+/*
+ * Reads the event's kept payload into payload and parses it into ev.
+ * TOOL_OK with ev to event_free, or an exit status after saying why.
+ */
+static int
+kept_event(const struct sh_config *cfg, const char *id,
+    struct sh_buf *payload, struct sh_event *ev)
+{
+	struct sh_state	*st = NULL;
+	enum sh_err	 e;
+	int		 kept, rc;
+
+	if ((rc = open_for_tool(cfg, id, 0, &st)) != TOOL_OK)
+		return rc;
+	kept = state_payload(st, payload, SH_MAX_MAX_BODY);
+	/* The lock is request_run_hooks' to take. */
+	state_close(st);
+	if (kept == -1) {
+		fprintf(stderr, "stripehook: cannot read the kept payload\n");
+		return TOOL_ERR;
+	}
+	if (kept == 0) {
+		fprintf(stderr, "stripehook: no payload kept for this event "
+		    "(its hooks finished, or it was never kept)\n");
+		return TOOL_NO;
+	}
+	if ((e = event_parse((const unsigned char *)payload->p, payload->len,
+	    ev)) != SH_OK) {
+		fprintf(stderr, "stripehook: the kept payload is not a valid "
+		    "event (%s)\n", sh_err_string(e));
+		return TOOL_ERR;
+	}
+	if (strcmp(ev->id, id) != 0) {
+		fprintf(stderr, "stripehook: the kept payload is for another "
+		    "event\n");
+		event_free(ev);
+		return TOOL_ERR;
+	}
+	return TOOL_OK;
+}
+
+/*
+ * As a redelivery would: an event the livemode key refuses runs nothing,
+ * and an event no hook matches any more runs nothing and keeps its
+ * payload; neither is a success.  TOOL_OK when the hooks may run, else
+ * TOOL_NO after saying why.
+ */
+static int
+replay_allowed(const struct sh_config *cfg, const struct sh_event *ev)
+{
+	if (!request_livemode_accepted(cfg, ev)) {
+		fprintf(stderr, "stripehook: the event has livemode %s and "
+		    "livemode is %s: a delivery would be ignored; nothing "
+		    "run, payload kept\n", ev->livemode < 0 ? "absent" :
+		    ev->livemode ? "true" : "false",
+		    cfg->livemode == SH_LIVEMODE_LIVE ? "live" : "test");
+		return TOOL_NO;
+	}
+	if (!request_hooks_match(cfg, ev->type)) {
+		fprintf(stderr, "stripehook: no configured hook matches type "
+		    "%s: nothing run, payload kept\n", ev->type);
+		return TOOL_NO;
+	}
+	return TOOL_OK;
+}
+
+/* What request_run_hooks' result means for replay: says it, returns the
+ * exit status. */
+static int
+replay_result(enum sh_err e, int duplicate)
+{
+	switch (e) {
+	case SH_OK:
+		printf("%s\n", duplicate ? "every hook had already succeeded" :
+		    "every hook succeeded");
+		return TOOL_OK;
+	case SH_E_IN_PROGRESS:
+	case SH_E_HOOK:
+		fprintf(stderr, "stripehook: %s\n", sh_err_string(e));
+		return TOOL_NO;
+	case SH_E_STATE:
+		fprintf(stderr, "stripehook: the records cannot be read or "
+		    "written\n");
+		return TOOL_ERR;
+	default:
+		fprintf(stderr, "stripehook: %s\n", sh_err_string(e));
+		return TOOL_ERR;
+	}
+}
+
+/*
+ * replay: runs the event's unfinished hooks from the kept payload, as a
+ * redelivery would (records, lock and all, through request_run_hooks).
+ * No signature is checked: the payload was verified before it was kept.
+ */
 int
 tool_replay(int argc, char **argv, const char *cfgpath)
 {
 	struct sh_config	*cfg = NULL;
-	struct sh_state		*st = NULL;
 	struct sh_event		 ev;
 	struct sh_buf		 payload, logtail;
 	const char		*id;
 	enum sh_err		 e;
-	int			 ind, kept, parsed = 0, duplicate = 0, rc;
+	int			 ind, parsed = 0, duplicate = 0, rc;
 
-	buf_init(&payload);
-	buf_init(&logtail);
 	if ((ind = parse_options(argc, argv, &cfgpath, NULL)) == -1 ||
 	    argc - ind != 1)
 		return usage("replay", "event-id");
 	id = argv[ind];
+	buf_init(&payload);
+	buf_init(&logtail);
 	if ((rc = check_id(id)) != TOOL_OK ||
 	    (rc = load_config(cfgpath, &cfg)) != TOOL_OK ||
-	    (rc = open_for_tool(cfg, id, 0, &st)) != TOOL_OK)
+	    (rc = kept_event(cfg, id, &payload, &ev)) != TOOL_OK)
+		goto done;
+	parsed = 1;
+	if ((rc = replay_allowed(cfg, &ev)) != TOOL_OK)
 		goto done;
 	rc = TOOL_ERR;
-	if ((kept = state_payload(st, &payload, SH_MAX_MAX_BODY)) == -1) {
-		fprintf(stderr, "stripehook: cannot read the kept payload\n");
-		goto done;
-	}
-	/* The lock is request_run_hooks' to take. */
-	state_close(st);
-	st = NULL;
-	if (kept == 0) {
-		fprintf(stderr, "stripehook: no payload kept for this event "
-		    "(its hooks finished, or it was never kept)\n");
-		rc = TOOL_NO;
-		goto done;
-	}
-	if ((e = event_parse((const unsigned char *)payload.p, payload.len,
-	    &ev)) != SH_OK) {
-		fprintf(stderr, "stripehook: the kept payload is not a valid "
-		    "event (%s)\n", sh_err_string(e));
-		goto done;
-	}
-	parsed = 1;
-	if (strcmp(ev.id, id) != 0) {
-		fprintf(stderr, "stripehook: the kept payload is for another "
-		    "event\n");
-		goto done;
-	}
 	/* As a redelivery would: as the configured user when started as
 	 * root, never silently as root. */
 	if (geteuid() == 0) {
@@ -409,38 +463,19 @@ tool_replay(int argc, char **argv, const char *cfgpath)
 	    payload.len, &duplicate, &logtail);
 	if (logtail.len > 0)
 		log_info("replay id=%s%s", id, logtail.p);
-	switch (e) {
-	case SH_OK:
-		printf("%s\n", duplicate ? "every hook had already succeeded" :
-		    "every hook succeeded");
-		rc = TOOL_OK;
-		break;
-	case SH_E_IN_PROGRESS:
-	case SH_E_HOOK:
-		fprintf(stderr, "stripehook: %s\n", sh_err_string(e));
-		rc = TOOL_NO;
-		break;
-	case SH_E_STATE:
-		fprintf(stderr, "stripehook: the records cannot be read or "
-		    "written\n");
-		break;
-	default:
-		fprintf(stderr, "stripehook: %s\n", sh_err_string(e));
-		break;
-	}
+	rc = replay_result(e, duplicate);
 done:
 	if (parsed)
 		event_free(&ev);
 	buf_free(&logtail);
 	buf_free(&payload);
-	state_close(st);
 	if (cfg != NULL)
 		config_free(cfg);
 	return rc;
 }
 
 /*
- * SPEC 7: drops the event's records (or the one of HOOK, an identity as
+ * forget: drops the event's records (or the one of HOOK, an identity as
  * status prints it) so the next delivery runs the hook(s) again.  Takes
  * the event's lock; the kept payload stays.
  */
@@ -509,7 +544,7 @@ done:
 }
 
 /*
- * SPEC 7: drops the events whose newest record is older than state_ttl
+ * prune: drops the events whose newest record is older than state_ttl
  * days; events being delivered are skipped.  Silent unless -v (for cron).
  */
 int
@@ -521,8 +556,7 @@ tool_prune(int argc, char **argv, const char *cfgpath)
 
 	if ((ind = parse_options(argc, argv, &cfgpath, &verbose)) == -1 ||
 	    argc - ind != 0) {
-		fprintf(stderr, "usage: stripehook prune [-c file] [-v]\n");
-		return TOOL_ERR;
+		return usage("prune", "[-v]");
 	}
 	if ((rc = load_config(cfgpath, &cfg)) != TOOL_OK)
 		goto done;

@@ -6,6 +6,7 @@
 #ifndef STRIPEHOOK_H
 #define STRIPEHOOK_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <limits.h>
@@ -110,6 +111,9 @@ int	buf_printf(struct sh_buf *, const char *, ...)
 int	buf_escape(struct sh_buf *, const char *src, size_t len);
 /* The same for inside a quoted value: spaces stay as they are. */
 int	buf_qescape(struct sh_buf *, const char *src, size_t len);
+/* Writes the 2 * len lowercase hex digits of in and a NUL to out, which
+ * holds 2 * len + 1 bytes. */
+void	hex_encode(const unsigned char *in, size_t len, char *out);
 
 /* ---- Logging (log.c) ---- */
 void	log_init(const char *ident);
@@ -126,7 +130,7 @@ __attribute__((noreturn)) void fatal(const char *, ...)
 __attribute__((noreturn)) void fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 
-/* ---- Secrets and configuration (config.c) ---- */
+/* ---- Secrets and configuration (config.c, secrets.c) ---- */
 struct sh_secret {
 	unsigned char	*buf;	/* exactly as written, whsec_ prefix included */
 	size_t		 len;	/* never 0 */
@@ -205,13 +209,36 @@ const char *config_default_path(void);
  * hook_timeout over 30 s) are added to diag. */
 struct sh_config *config_load(const char *path, struct sh_diag *diag);
 /* Reads cfg->secret_file into cfg->secrets with read(2), applying the
- * permission and content rules of SPEC 6.  0 on success; -1 with an error
- * in diag.  A secret without the whsec_ prefix adds a warning. */
+ * permission and content rules of stripehook.conf(5) SECRET FILE (secrets.c).
+ * 0 on success; -1 with an error in diag.  A secret without the whsec_
+ * prefix adds a warning. */
 int	config_load_secrets(struct sh_config *cfg, struct sh_diag *diag);
 /* Same rules, any file, into *out (used by sign/verify --secret-file). */
 int	secrets_load(const char *path, struct sh_secrets *out, struct sh_diag *);
 void	secrets_free(struct sh_secrets *);	/* cleanses */
 void	config_free(struct sh_config *);	/* cleanses secrets */
+
+/* Flags of config_load_report and diag_print. */
+#define SH_LOAD_SECRETS		0x01	/* also read the secret file */
+#define SH_LOAD_WARNINGS	0x02	/* print the warnings, not only errors */
+#define SH_LOAD_LOG		0x04	/* through log_warnx, not on stderr */
+#define SH_LOAD_PARTIAL		0x08	/* return a configuration whose secrets
+					 * failed (for check) */
+/* Prints each error as is ("FILE:LINE: message") and, with
+ * SH_LOAD_WARNINGS, each warning as "warning: message": on stderr, or with
+ * SH_LOAD_LOG through log_warnx. */
+void	diag_print(const struct sh_diag *, int flags);
+/*
+ * The one way a command or a server loads its configuration and says what
+ * is wrong with it.  path NULL means config_default_path().  Loads the
+ * file and, with SH_LOAD_SECRETS, its secret file; prints the diagnostics
+ * as diag_print does.  Returns the configuration (the caller frees it with
+ * config_free), or NULL when the file or (without SH_LOAD_PARTIAL) its
+ * secrets are unusable; *nerrors, when not NULL, gets the number of
+ * errors (at least 1 when NULL is returned).
+ */
+struct sh_config *config_load_report(const char *path, int flags,
+	    size_t *nerrors);
 
 /* ---- Signature (sig.c): pure, no I/O ---- */
 struct sh_sighdr {
@@ -432,6 +459,8 @@ void	pg_check(const struct sh_config *, struct sh_diag *);
 int	tool_migrate(int argc, char **argv, const char *cfgpath);
 
 /* ---- Delivery (deliver.c) ---- */
+/* Set in a runner's attempt process on SIGTERM: no further hook starts. */
+extern volatile sig_atomic_t deliver_stopping;
 /* ack receipt: queues a verified event that some hook matches.  *answer
  * set to 1 duplicate, 2 queued.  SH_OK or SH_E_STATE. */
 enum sh_err deliver_queue(const struct sh_config *, const struct sh_event *,
@@ -472,6 +501,12 @@ int	request_handle(struct sh_request *, const struct sh_config *cfg,
 enum sh_err request_run_hooks(const struct sh_config *,
 	    const struct sh_event *, const unsigned char *body, size_t len,
 	    int *duplicate, struct sh_buf *logtail);
+
+/* stripehook.conf(5) livemode: 1 when the event may run hooks. */
+int	request_livemode_accepted(const struct sh_config *,
+	    const struct sh_event *);
+/* 1 when some configured hook matches the type. */
+int	request_hooks_match(const struct sh_config *, const char *type);
 
 /* ---- Modes (cgi.c, fcgi.c, serve.c, tools.c) ---- */
 int	cgi_main(void);

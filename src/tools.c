@@ -1,5 +1,5 @@
 /*
- * Operator tools of SPEC section 7 that need no records: sign, verify,
+ * Operator tools of stripehook(8) that need no records: sign, verify,
  * check.  Exit status: 0 success, 1 a negative answer (invalid signature,
  * configuration errors), 2 usage or I/O error.
  */
@@ -19,6 +19,9 @@
 #include <unistd.h>
 
 #include "stripehook.h"
+
+/* Bytes of a hook's start that execve(2) reads for its #! line. */
+#define HOOK_HEAD_MAX	256
 
 struct opts {
 	const char	*cfgpath;
@@ -70,7 +73,7 @@ get_opts(int argc, char **argv, const char *allowed, const char *cfgpath,
 			break;
 		case 't':
 		case 'n':
-			/* SPEC 3: t is [1-9][0-9]{0,17}. */
+			/* SIGNATURES: t is [1-9][0-9]{0,17}. */
 			if (parse_decimal(optarg, 1, 999999999999999999LL,
 			    &o->when) != 0) {
 				fprintf(stderr, "stripehook %s: bad time: "
@@ -94,17 +97,6 @@ get_opts(int argc, char **argv, const char *allowed, const char *cfgpath,
 	return 0;
 }
 
-static void
-print_diag(const struct sh_diag *d)
-{
-	size_t	 i;
-
-	for (i = 0; i < d->nerrors; i++)
-		fprintf(stderr, "%s\n", d->errors[i]);
-	for (i = 0; i < d->nwarnings; i++)
-		fprintf(stderr, "warning: %s\n", d->warnings[i]);
-}
-
 /*
  * Secrets from --secret-file, else from the configuration's secret_file.
  * *tolerance gets the configuration's (or the default).  Returns 0, or 1
@@ -117,25 +109,22 @@ load_secrets(const struct opts *o, struct sh_secrets *sec, long *tolerance)
 	struct sh_config	*cfg;
 	int			 rc = 1;
 
-	memset(&diag, 0, sizeof(diag));
 	*tolerance = SH_DEFAULT_TOLERANCE;
-	if (o->secret_file != NULL) {
-		if (secrets_load(o->secret_file, sec, &diag) == 0)
-			rc = 0;
-	} else {
-		cfg = config_load(o->cfgpath ? o->cfgpath :
-		    config_default_path(), &diag);
-		if (cfg != NULL && config_load_secrets(cfg, &diag) == 0) {
-			*sec = cfg->secrets;
-			memset(&cfg->secrets, 0, sizeof(cfg->secrets));
-			*tolerance = cfg->tolerance;
-			rc = 0;
-		}
-		if (cfg != NULL)
-			config_free(cfg);
+	if (o->secret_file == NULL) {
+		if ((cfg = config_load_report(o->cfgpath, SH_LOAD_SECRETS,
+		    NULL)) == NULL)
+			return 1;
+		*sec = cfg->secrets;
+		memset(&cfg->secrets, 0, sizeof(cfg->secrets));
+		*tolerance = cfg->tolerance;
+		config_free(cfg);
+		return 0;
 	}
-	if (rc != 0)
-		print_diag(&diag);
+	memset(&diag, 0, sizeof(diag));
+	if (secrets_load(o->secret_file, sec, &diag) == 0)
+		rc = 0;
+	else
+		diag_print(&diag, SH_LOAD_WARNINGS);
 	diag_free(&diag);
 	return rc;
 }
@@ -269,6 +258,58 @@ may_access(const struct stat *st, uid_t uid, const gid_t *groups, int ngroups,
 	return (bits & want) == want;
 }
 
+/*
+ * Whether execve(2) can start prog, which the user may execute: an ELF
+ * binary, or a script whose first line is #! and an interpreter that
+ * exists and the user may execute.  0, or -1 with the reason in why.  A
+ * file check cannot read (execute-only) is given the benefit of the doubt.
+ */
+static int
+hook_startable(const char *prog, uid_t uid, const gid_t *groups, int ngroups,
+    char *why, size_t whylen)
+{
+	char		 head[HOOK_HEAD_MAX + 1], *interp, *end;
+	struct stat	 st;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(prog, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return 0;
+	while ((n = read(fd, head, HOOK_HEAD_MAX)) == -1 && errno == EINTR)
+		continue;
+	(void)close(fd);
+	if (n == -1)
+		return 0;
+	head[n] = '\0';
+	if (n >= 4 && memcmp(head, "\177ELF", 4) == 0)
+		return 0;
+	if (n < 2 || head[0] != '#' || head[1] != '!') {
+		snprintf(why, whylen, "neither a #! script nor an ELF binary "
+		    "(execve cannot start it)");
+		return -1;
+	}
+	for (interp = head + 2; *interp == ' ' || *interp == '\t'; interp++)
+		continue;
+	end = interp + strcspn(interp, " \t\n");
+	*end = '\0';
+	if (*interp == '\0') {
+		snprintf(why, whylen, "#! names no interpreter");
+		return -1;
+	}
+	if (stat(interp, &st) == -1)
+		snprintf(why, whylen, "interpreter %s: %s", interp,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, whylen, "interpreter %s: not a regular file",
+		    interp);
+	else if (!may_access(&st, uid, groups, ngroups, 1))
+		snprintf(why, whylen, "interpreter %s: cannot be executed",
+		    interp);
+	else
+		return 0;
+	return -1;
+}
+
 int
 tool_check(int argc, char **argv, const char *cfgpath)
 {
@@ -281,15 +322,16 @@ tool_check(int argc, char **argv, const char *cfgpath)
 	int			 ngroups = 256, rc = 1;
 	uid_t			 uid;
 	const char		*who, *path;
-	size_t			 i;
+	char			 why[HOOK_HEAD_MAX + 64];
+	size_t			 i, nerrors;
 
 	if (get_opts(argc, argv, "c", cfgpath, &o) == -1 || o.file != NULL)
 		return 2;
-	path = o.cfgpath ? o.cfgpath : config_default_path();
 	memset(&diag, 0, sizeof(diag));
-	if ((cfg = config_load(path, &diag)) == NULL)
+	if ((cfg = config_load_report(o.cfgpath, SH_LOAD_SECRETS |
+	    SH_LOAD_WARNINGS | SH_LOAD_PARTIAL, &nerrors)) == NULL)
 		goto out;
-	config_load_secrets(cfg, &diag);
+	path = cfg->path;
 
 	/* The user hooks run as: `user` when set, else whoever runs check. */
 	if (cfg->user != NULL) {
@@ -339,11 +381,15 @@ tool_check(int argc, char **argv, const char *cfgpath)
 		else if (!may_access(&st, uid, groups, ngroups, 1))
 			diag_error(&diag, "%s:%u: %s: %s cannot execute it",
 			    path, h->line, prog, who);
+		else if (hook_startable(prog, uid, groups, ngroups, why,
+		    sizeof(why)) == -1)
+			diag_error(&diag, "%s:%u: %s: %s", path,
+			    h->line, prog, why);
 	}
-	if (diag.nerrors == 0)
+	if (nerrors == 0 && diag.nerrors == 0)
 		rc = 0;
 out:
-	print_diag(&diag);
+	diag_print(&diag, SH_LOAD_WARNINGS);
 	if (rc == 0)
 		printf("configuration OK\n");
 	diag_free(&diag);

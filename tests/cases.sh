@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034
 # (SC2034: the variables set here are read by lib.sh's helpers.)
-# The request cases of SPEC section 2, written once and run through both
+# The request cases of stripehook(8) REQUESTS, written once and run through both
 # transports: tests/cgi.sh and tests/fcgi.sh source lib.sh and this file
 # and call run_all_cases.  Cases are grouped by configuration, since a
 # FastCGI app reads its configuration once at start.
@@ -80,7 +80,7 @@ post_signed() {
 	post "$f" "$(header_for "$f")" "$@"
 }
 
-# ---- row 1 ----------------------------------------------------------------
+# ---- internal error: the configuration unusable -----------------------------
 
 cases_config_errors() {
 	local c desc
@@ -96,11 +96,11 @@ cases_config_errors() {
 		desc=${c#*:}
 		use_conf "${c%%:*}"
 		post_signed "$PI_EVENT"
-		expect_error "row 1: $desc: 500 and no hook" "internal error"
+		expect_error "internal error: $desc: 500 and no hook" "internal error"
 	done
 	use_conf syntax
 	post_signed "$PI_EVENT" REQUEST_METHOD=GET
-	expect_error "row 1 comes before row 2: GET with a bad configuration" \
+	expect_error "internal error comes before method not allowed: GET with a bad configuration" \
 	    "internal error"
 
 	for c in crlfsecret:"secret with CR and blanks, blank lines" \
@@ -112,7 +112,7 @@ cases_config_errors() {
 	done
 }
 
-# ---- rows 2-15 and the hooks, main configuration ----------------------
+# ---- method not allowed to invalid event type, and the hooks --------------
 
 cases_transport_rows() {
 	local f=$PI_EVENT size m v
@@ -122,44 +122,44 @@ cases_transport_rows() {
 	# Row 2.
 	for m in GET HEAD PUT post; do
 		post_signed "$f" REQUEST_METHOD=$m
-		expect_error "row 2: method $m" "method not allowed"
+		expect_error "method not allowed: method $m" "method not allowed"
 	done
 	post_signed "$f" REQUEST_METHOD=GET -u CONTENT_LENGTH
-	expect_error "row 2 before row 3: GET without CONTENT_LENGTH" \
+	expect_error "method not allowed before length required: GET without CONTENT_LENGTH" \
 	    "method not allowed"
 
 	# Row 3.
 	post_signed "$f" -u CONTENT_LENGTH
-	expect_error "row 3: no CONTENT_LENGTH" "length required"
+	expect_error "length required: no CONTENT_LENGTH" "length required"
 	post_signed "$f" CONTENT_LENGTH=
-	expect_error "row 3: empty CONTENT_LENGTH" "length required"
+	expect_error "length required: empty CONTENT_LENGTH" "length required"
 
 	# Row 4.
 	for v in 12a -1 " 5" +5 "5 " 0x10 "3.0"; do
 		post_signed "$f" "CONTENT_LENGTH=$v"
-		expect_error "row 4: CONTENT_LENGTH '$v'" "bad content length"
+		expect_error "bad content length: CONTENT_LENGTH '$v'" "bad content length"
 	done
 	post "$f" "" "CONTENT_LENGTH=12a" -u HTTP_STRIPE_SIGNATURE
-	expect_error "row 4 before row 7: bad length and no signature" \
+	expect_error "bad content length before missing signature: bad length and no signature" \
 	    "bad content length"
 
 	# Row 5.
 	for v in 99999999999999999999999 18446744073709551617 1048577; do
 		post_signed "$f" "CONTENT_LENGTH=$v"
-		expect_error "row 5: CONTENT_LENGTH $v over max_body" \
+		expect_error "body too large: CONTENT_LENGTH $v over max_body" \
 		    "body too large"
 	done
 	head -c 1048577 /dev/zero >"$W/ev/big.bin"
 	post "$W/ev/big.bin" "$(header_for "$W/ev/big.bin")"
-	expect_error "row 5: a body of max_body + 1 bytes" "body too large"
+	expect_error "body too large: a body of max_body + 1 bytes" "body too large"
 
 	# Row 6.
 	post_signed "$f" "CONTENT_LENGTH=$((size + 10))"
-	expect_error "row 6: body 10 bytes shorter than CONTENT_LENGTH" \
+	expect_error "incomplete body: body 10 bytes shorter than CONTENT_LENGTH" \
 	    "incomplete body"
 	: >"$W/ev/empty"
 	post "$W/ev/empty" "$(header_for "$f")" "CONTENT_LENGTH=$size"
-	expect_error "row 6: no body at all" "incomplete body"
+	expect_error "incomplete body: no body at all" "incomplete body"
 }
 
 cases_signature_rows() {
@@ -173,9 +173,9 @@ cases_signature_rows() {
 
 	# Row 7.
 	post "$f" "" -u HTTP_STRIPE_SIGNATURE
-	expect_error "row 7: no Stripe-Signature" "missing signature"
+	expect_error "missing signature: no Stripe-Signature" "missing signature"
 	post "$f" ""
-	expect_error "row 7: empty Stripe-Signature" "missing signature"
+	expect_error "missing signature: empty Stripe-Signature" "missing signature"
 
 	# Row 8.
 	for h in "t=abc,v1=$v1" "t=$t,t=$t,v1=$v1" "t=$t,v1=$v1,garbage" \
@@ -184,71 +184,71 @@ cases_signature_rows() {
 	    "t=$t,v1=$v1," "t=,v1=$v1" "t,v1=,v0=" "t,v1=,v0" "t,v1=," "t,," \
 	    ",," "t" "i'm not even a real signature header"; do
 		post "$f" "$h"
-		expect_error "row 8: malformed '${h:0:40}'" "malformed signature"
+		expect_error "malformed signature: malformed '${h:0:40}'" "malformed signature"
 	done
 	h="t=$t,v1=$v1,v0="
 	pad=$((8193 - ${#h}))
 	h=$h$(head -c "$pad" /dev/zero | tr '\0' a)
 	post "$f" "$h"
-	expect_error "row 8: header of 8193 bytes" "malformed signature"
+	expect_error "malformed signature: header of 8193 bytes" "malformed signature"
 	post "$f" "${h:0:8192}"
-	expect "row 8: header of 8192 bytes is accepted" "$S200" "$B_OK" pi
+	expect "malformed signature: header of 8192 bytes is accepted" "$S200" "$B_OK" pi
 	items="t=$t,v1=$v1"
 	for ((i = 2; i < 64; i++)); do
 		items="$items,v0=$i"
 	done
 	post "$f" "$items"
-	expect "row 8: 64 items are accepted" "$S200" "$B_OK" pi
+	expect "malformed signature: 64 items are accepted" "$S200" "$B_OK" pi
 	post "$f" "$items,v0=64"
-	expect_error "row 8: 65 items" "malformed signature"
+	expect_error "malformed signature: 65 items" "malformed signature"
 
 	# Row 9.
 	for h in "t=123,v0=abc" "t=$t" "t=$t, v1=$v1" "t=$t,V1=$v1" \
 	    "t=$t,v2=$v1"; do
 		post "$f" "$h"
-		expect_error "row 9: no v1 in '${h:0:40}'" "no v1 signature"
+		expect_error "no v1 signature: no v1 in '${h:0:40}'" "no v1 signature"
 	done
 
 	# Row 10.
 	post "$f" "$(header_for "$f" "$t" whsec_wrong_secret)"
-	expect_error "row 10: signed with another secret" "signature mismatch"
+	expect_error "signature mismatch: signed with another secret" "signature mismatch"
 	post "$f" "$(header_for "$f" "$t" test_secret)"
-	expect_error "row 10: signed with the secret without whsec_" \
+	expect_error "signature mismatch: signed with the secret without whsec_" \
 	    "signature mismatch"
 	sed '0,/Jenny/s//Jennz/' "$f" >"$W/ev/tampered.json"
 	cmp -s "$f" "$W/ev/tampered.json" && bail "tampering did nothing"
 	post "$W/ev/tampered.json" "t=$t,v1=$v1"
-	expect_error "row 10: body changed by one byte" "signature mismatch"
+	expect_error "signature mismatch: body changed by one byte" "signature mismatch"
 	head -c -1 "$f" >"$W/ev/trimmed.json"
 	post "$f" "$(header_for "$W/ev/trimmed.json" "$t")"
-	expect_error "row 10: signature of the body without its last newline" \
+	expect_error "signature mismatch: signature of the body without its last newline" \
 	    "signature mismatch"
 	post "$f" "t=$((t - 1)),v1=$v1"
-	expect_error "row 10: v1 computed for another timestamp" \
+	expect_error "signature mismatch: v1 computed for another timestamp" \
 	    "signature mismatch"
 	post "$f" "t=$t,v1=$(printf '%s' "$v1" | tr a-f A-F)"
-	expect_error "row 10: v1 in uppercase hex" "signature mismatch"
+	expect_error "signature mismatch: v1 in uppercase hex" "signature mismatch"
 	post "$f" "t=$t,v1=${v1:0:63}"
-	expect_error "row 10: v1 of 63 characters" "signature mismatch"
+	expect_error "signature mismatch: v1 of 63 characters" "signature mismatch"
 	post "$f" "t=$t,v1=${v1}0"
-	expect_error "row 10: v1 of 65 characters" "signature mismatch"
+	expect_error "signature mismatch: v1 of 65 characters" "signature mismatch"
 	post "$f" "t=$t,v0=$v1"
-	expect_error "row 9: the right HMAC as v0 only" "no v1 signature"
+	expect_error "no v1 signature: the right HMAC as v0 only" "no v1 signature"
 	post "$f" "t=$t,v1=$(printf '%064d' 0),v1=$v1"
-	expect "row 10: any v1 may match (second of two)" "$S200" "$B_OK" pi
+	expect "signature mismatch: any v1 may match (second of two)" "$S200" "$B_OK" pi
 	post "$f" "t=$t,v0=$(printf '%064d' 0),v1=$v1,future=x"
 	expect "other schemes are ignored" "$S200" "$B_OK" pi
 
 	# Row 11.
 	post "$f" "$(header_for "$f" $(($(date +%s) - 301)))"
-	expect_error "row 11: timestamp 301 s old" "timestamp outside tolerance"
+	expect_error "timestamp outside tolerance: timestamp 301 s old" "timestamp outside tolerance"
 	post "$f" "$(header_for "$f" $(($(date +%s) + 305)))"
-	expect_error "row 11: timestamp 305 s ahead" \
+	expect_error "timestamp outside tolerance: timestamp 305 s ahead" \
 	    "timestamp outside tolerance"
 	post "$f" "$(header_for "$f" $(($(date +%s) - 290)))"
-	expect "row 11: timestamp 290 s old is accepted" "$S200" "$B_OK" pi
+	expect "timestamp outside tolerance: timestamp 290 s old is accepted" "$S200" "$B_OK" pi
 	post "$f" "$(header_for "$f" $(($(date +%s) - 1000)) whsec_wrong)"
-	expect_error "row 11 after row 10: stale and wrong" "signature mismatch"
+	expect_error "timestamp outside tolerance after signature mismatch: stale and wrong" "signature mismatch"
 }
 
 # json_case DESC ERROR CONTENT: CONTENT (as is) signed correctly; ERROR is
@@ -281,30 +281,30 @@ cases_event_rows() {
 	use_conf main
 
 	# Row 12.
-	json_case "row 12: trailing garbage" "invalid json" "$ev x"
-	json_case "row 12: a second value" "invalid json" "$ev$ev"
-	json_bin_case "row 12: NUL byte after the value" "invalid json" "$ev\\0{}"
-	json_bin_case "row 12: NUL byte inside a string" "invalid json" \
+	json_case "invalid json: trailing garbage" "invalid json" "$ev x"
+	json_case "invalid json: a second value" "invalid json" "$ev$ev"
+	json_bin_case "invalid json: NUL byte after the value" "invalid json" "$ev\\0{}"
+	json_bin_case "invalid json: NUL byte inside a string" "invalid json" \
 	    '{"id":"evt_test_json","object":"event","type":"test.unhandled","x":"a\0b"}'
-	json_bin_case "row 12: invalid UTF-8 in a string" "invalid json" \
+	json_bin_case "invalid json: invalid UTF-8 in a string" "invalid json" \
 	    '{"id":"evt_test_json","object":"event","type":"test.unhandled","x":"\xff\xfe"}'
-	json_bin_case "row 12: overlong UTF-8" "invalid json" \
+	json_bin_case "invalid json: overlong UTF-8" "invalid json" \
 	    '{"id":"evt_test_json","object":"event","type":"test.unhandled","x":"\xc0\xaf"}'
-	json_case "row 12: a lone [" "invalid json" "["
-	json_case "row 12: truncated object" "invalid json" '{"id":"evt_test_json"'
-	json_case "row 12: block comment" "invalid json" "/* c */ $ev"
-	json_bin_case "row 12: line comment" "invalid json" "// c\\n$ev"
-	json_case "row 12: single quotes" "invalid json" \
+	json_case "invalid json: a lone [" "invalid json" "["
+	json_case "invalid json: truncated object" "invalid json" '{"id":"evt_test_json"'
+	json_case "invalid json: block comment" "invalid json" "/* c */ $ev"
+	json_bin_case "invalid json: line comment" "invalid json" "// c\\n$ev"
+	json_case "invalid json: single quotes" "invalid json" \
 	    "{'id':'evt_test_json','object':'event','type':'test.unhandled'}"
-	json_case "row 12: trailing comma" "invalid json" \
+	json_case "invalid json: trailing comma" "invalid json" \
 	    '{"id":"evt_test_json","object":"event","type":"test.unhandled",}'
-	json_case "row 12: NaN" "invalid json" \
+	json_case "invalid json: NaN" "invalid json" \
 	    '{"id":"evt_test_json","object":"event","type":"test.unhandled","n":NaN}'
-	json_bin_case "row 12: raw control byte in a string" "invalid json" \
+	json_bin_case "invalid json: raw control byte in a string" "invalid json" \
 	    '{"id":"evt_test_json","object":"event","type":"test.unhandled","x":"a\001b"}'
-	json_case "row 12: empty body" "invalid json" ""
-	json_bin_case "row 12: whitespace only" "invalid json" " \\n"
-	json_case "row 12: nesting 100 deep" "invalid json" \
+	json_case "invalid json: empty body" "invalid json" ""
+	json_bin_case "invalid json: whitespace only" "invalid json" " \\n"
+	json_case "invalid json: nesting 100 deep" "invalid json" \
 	    "{\"id\":\"evt_test_json\",\"object\":\"event\",\"type\":\"test.unhandled\",\"x\":$(printf '%.0s[' {1..100})$(printf '%.0s]' {1..100})}"
 	json_case "nesting 10 deep is fine" ok \
 	    "{\"id\":\"evt_test_json\",\"object\":\"event\",\"type\":\"test.unhandled\",\"x\":$(printf '%.0s[' {1..10})$(printf '%.0s]' {1..10})}"
@@ -313,21 +313,21 @@ cases_event_rows() {
 	    '{"id":"evt_test_json","object":"event","type":"test.fail","type":"test.unhandled"}'
 
 	# Row 13.
-	json_case "row 13: an array" "not an event" "[]"
-	json_case "row 13: null" "not an event" "null"
-	json_case "row 13: a string" "not an event" '"evt_test_json"'
-	json_case "row 13: a number" "not an event" "42"
-	json_case "row 13: no type" "not an event" \
+	json_case "not an event: an array" "not an event" "[]"
+	json_case "not an event: null" "not an event" "null"
+	json_case "not an event: a string" "not an event" '"evt_test_json"'
+	json_case "not an event: a number" "not an event" "42"
+	json_case "not an event: no type" "not an event" \
 	    '{"id":"evt_test_json","object":"event"}'
-	json_case "row 13: no id" "not an event" \
+	json_case "not an event: no id" "not an event" \
 	    '{"object":"event","type":"test.unhandled"}'
-	json_case "row 13: no object" "not an event" \
+	json_case "not an event: no object" "not an event" \
 	    '{"id":"evt_test_json","type":"test.unhandled"}'
-	json_case "row 13: object customer" "not an event" \
+	json_case "not an event: object customer" "not an event" \
 	    '{"id":"cus_test","object":"customer","type":"test.unhandled"}'
-	json_case "row 13: numeric id" "not an event" \
+	json_case "not an event: numeric id" "not an event" \
 	    '{"id":12345,"object":"event","type":"test.unhandled"}'
-	json_case "row 13: type an array" "not an event" \
+	json_case "not an event: type an array" "not an event" \
 	    '{"id":"evt_test_json","object":"event","type":["test.unhandled"]}'
 
 	# Row 14.
@@ -335,25 +335,25 @@ cases_event_rows() {
 	id256=${id255}b
 	for id in 'evt/1' '..' '' 'evt 1' 'evt\n1' 'evt.1' "$id256" 'evt\u00e91' \
 	    'evt\u00001' 'évt1'; do
-		json_case "row 14: id '${id:0:20}' (${#id} chars)" "invalid event id" \
+		json_case "invalid event id: id '${id:0:20}' (${#id} chars)" "invalid event id" \
 		    "{\"id\":\"$id\",\"object\":\"event\",\"type\":\"test.unhandled\"}"
 	done
-	json_case "row 14: id of 255 characters is fine" ok \
+	json_case "invalid event id: id of 255 characters is fine" ok \
 	    "{\"id\":\"$id255\",\"object\":\"event\",\"type\":\"test.unhandled\"}"
-	json_case "row 14: id with _ and - is fine" ok \
+	json_case "invalid event id: id with _ and - is fine" ok \
 	    '{"id":"evt_Test-09_z","object":"event","type":"test.unhandled"}'
 
 	# Row 15.
 	for ty in Payment_intent.succeeded 'x;touch /tmp/stripehook-pwned' \
 	    "\$(id)" '' 'a-b' 'a b' 'a/b' "$id256" 'a\nb'; do
-		json_case "row 15: type '${ty:0:20}' (${#ty} chars)" \
+		json_case "invalid event type: type '${ty:0:20}' (${#ty} chars)" \
 		    "invalid event type" \
 		    "{\"id\":\"evt_test_json\",\"object\":\"event\",\"type\":\"$ty\"}"
 	done
-	json_case "row 15: type of 255 characters is fine" ok \
+	json_case "invalid event type: type of 255 characters is fine" ok \
 	    "{\"id\":\"evt_test_json\",\"object\":\"event\",\"type\":\"$id255\"}"
 	post_signed "$W/ev/brackets.json"
-	expect "row 15: [ ] are literal in a type and a pattern" "$S200" \
+	expect "invalid event type: [ ] are literal in a type and a pattern" "$S200" \
 	    "$B_OK" brackets
 
 	# No hook matches.
@@ -483,13 +483,13 @@ cases_hook_failures() {
 	local t0 el
 	use_conf main
 	post_signed "$W/ev/fail.json"
-	expect_error "row 19: hook exits 1" "hook failed" fail
+	expect_error "hook failed: hook exits 1" "hook failed" fail
 	post_signed "$W/ev/signal.json"
-	expect_error "row 19: hook killed by SIGKILL" "hook failed" signal
+	expect_error "hook failed: hook killed by SIGKILL" "hook failed" signal
 	post_signed "$W/ev/missing.json"
-	expect_error "row 19: hook program missing" "hook failed"
+	expect_error "hook failed: hook program missing" "hook failed"
 	post_signed "$W/ev/noexec.json"
-	expect_error "row 19: hook program not executable" "hook failed"
+	expect_error "hook failed: hook program not executable" "hook failed"
 
 	post_signed "$W/ev/chatty.json"
 	expect "a hook writing 2 MiB before reading a 900 KiB payload" \
@@ -515,7 +515,7 @@ cases_timeout() {
 	use_conf timeout
 	post_signed "$W/ev/timeout.json"
 	el=$A_MS
-	expect_error "row 19: hook timeout (hook_timeout 1)" "hook failed" sleeper
+	expect_error "hook failed: hook timeout (hook_timeout 1)" "hook failed" sleeper
 	[ "$el" -ge 900 ] && [ "$el" -lt $((8000 * SLOW)) ]
 	ok $? "$TRANSPORT: timeout answered after 1 s, within bounds (${el} ms)"
 	pids=$(cat "$MARKS/sleeper.pids" 2>/dev/null)
@@ -528,7 +528,7 @@ cases_timeout() {
 
 	post_signed "$W/ev/stubborn.json"
 	el=$A_MS
-	expect_error "row 19: hook ignoring SIGTERM" "hook failed" stubborn
+	expect_error "hook failed: hook ignoring SIGTERM" "hook failed" stubborn
 	[ "$el" -ge 2500 ] && [ "$el" -lt $((12000 * SLOW)) ]
 	ok $? "$TRANSPORT: SIGKILL 2 s after SIGTERM (${el} ms)"
 	pids=$(cat "$MARKS/stubborn.pids" 2>/dev/null)
@@ -547,10 +547,10 @@ cases_small() {
 	make_event_size "$W/ev/4096.json" 4096 evt_test_4096 test.unhandled
 	make_event_size "$W/ev/4097.json" 4097 evt_test_4097 test.unhandled
 	post_signed "$W/ev/4096.json"
-	expect "row 5: a body of exactly max_body (4096) is accepted" \
+	expect "body too large: a body of exactly max_body (4096) is accepted" \
 	    "$S200" "$B_OK" -
 	post_signed "$W/ev/4097.json"
-	expect_error "row 5: max_body + 1 (4097)" "body too large"
+	expect_error "body too large: max_body + 1 (4097)" "body too large"
 }
 
 cases_vectors() {
@@ -591,13 +591,13 @@ cases_rolled() {
 cases_livemode() {
 	use_conf live
 	post_signed "$PI_EVENT"
-	expect "row 16: livemode live, test event: ignored" "$S200" \
+	expect "livemode ignored: livemode live, test event: ignored" "$S200" \
 	    "$B_IGNORED" -
 	post_signed "$W/ev/pi-live.json"
 	expect "livemode live, live event: runs" "$S200" "$B_OK" pi
 	use_conf testmode
 	post_signed "$W/ev/pi-live.json"
-	expect "row 16: livemode test, live event: ignored" "$S200" \
+	expect "livemode ignored: livemode test, live event: ignored" "$S200" \
 	    "$B_IGNORED" -
 	post_signed "$PI_EVENT"
 	expect "livemode test, test event: runs" "$S200" "$B_OK" pi
@@ -782,7 +782,7 @@ cases_fcgi_only() {
 	ok $ok_new "fcgi: the configuration is loaded again once fixed"
 }
 
-# ---- row 6: no progress for 30 s ------------------------------------------
+# ---- incomplete body: no progress for 30 s ---------------------------------
 
 # Started first and checked last: a request whose body stalls after 10
 # bytes must be answered 400 after 30 s.  FastCGI uses an instance of its
@@ -840,7 +840,7 @@ stall_end() {
 		fcgi_stop "$STALL_APP"
 	fi
 	clear_marks
-	expect_error "row 6: a body that stalls for 30 s" "incomplete body"
+	expect_error "incomplete body: a body that stalls for 30 s" "incomplete body"
 	[ "$el" -ge 29000 ] && [ "$el" -lt $((45000 * SLOW)) ]
 	ok $? "$TRANSPORT: ... answered after about 30 s (${el} ms)"
 }

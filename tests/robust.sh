@@ -47,6 +47,8 @@ wait_for 10 test -s "$W/pipe.rc"
 is "$(cat "$W/pipe.rc")" 0 "stdout closed before the answer: exit 0, no SIGPIPE"
 ok "$(grep -q 'status=200' "$W/pipe.err"; echo $?)" \
     "stdout closed before the answer: the request is still logged"
+ok "$(grep -q 'status=200 answer=unsent ' "$W/pipe.err"; echo $?)" \
+    "stdout closed before the answer: the log line says the answer was unsent"
 
 # ---- a front end that keeps stdin open after the body -----------------------
 # An early answer drains CONTENT_LENGTH bytes, not up to end of input, so a

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Integration tests of the de-duplication records (SPEC sections 7 and 8):
+# Integration tests of the de-duplication records (stripehook(8) DELIVERY
+# and the commands status, replay, forget and prune):
 # each hook runs to success once per event, through redeliveries, partial
 # failures, concurrent copies (CGI processes and FastCGI workers), faults
 # of the state directory, a handler killed mid-hook and a hook killed by a
@@ -545,6 +546,109 @@ is "$ST_RC" 0 "prune: status of the fresh event exits 0"
 like "$ST_OUT" "flaky h2	succeeded" "prune: the fresh event's records stay"
 status_of_event "$CONF" evt_state_replay
 is "$ST_RC" 1 "prune: status of the pruned event: unknown (exit 1)"
+
+# ---- 4b. replay that must not run: configuration changed, livemode --------
+
+ST5=$W/state5
+mkdir -m 0700 "$ST5"
+state_conf nomatch "$ST5"
+# The same records after the hooks were moved to other types.
+write_conf nomatch_new <<EOF
+secret_file $W/secret
+state_dir $ST5
+env MARK_DIR=$MARKS
+env FLAG_DIR=$FLAGS
+env COUNT_FILE=$COUNTS
+on other.* $SH_HOOK h1
+EOF
+state_conf nomatch_live "$ST5" "livemode live"
+use_conf nomatch
+EVN=$W/ev/nomatch.json
+make_event "$EVN" evt_state_nomatch test.nomatch
+flag h1 fail
+post "$EVN" "$(header_for "$EVN")"
+expect_error "replay no match: the first delivery fails" "hook failed" "h1"
+clear_marks
+out=$(tool -c "$(conf_path nomatch_new)" replay evt_state_nomatch 2>&1)
+is "$?" 1 "replay when no hook matches any more: exit 1"
+like "$out" "no configured hook matches" "replay no match: says no hook matches"
+case $out in
+*succeeded*) ok 1 "replay no match: claims no success"; diag "$out" ;;
+*) ok 0 "replay no match: claims no success" ;;
+esac
+ok "$([ -f "$ST5/evt_state_nomatch/payload" ] && echo 0 || echo 1)" \
+    "replay no match: the payload is kept"
+ok "$([ -s "$MARKS/runs" ] && echo 1 || echo 0)" "replay no match: no hook ran"
+
+# A test-mode event (livemode false) under livemode live: a redelivery is
+# ignored, and so is a replay.
+out=$(tool -c "$(conf_path nomatch_live)" replay evt_state_nomatch 2>&1)
+is "$?" 1 "replay of a test-mode event under livemode live: exit 1"
+like "$out" "livemode" "replay livemode: says why"
+ok "$([ -s "$MARKS/runs" ] && echo 1 || echo 0)" "replay livemode: no hook ran"
+ok "$([ -f "$ST5/evt_state_nomatch/payload" ] && echo 0 || echo 1)" \
+    "replay livemode: the payload is kept"
+out=$(tool -c "$(conf_path nomatch)" replay evt_state_nomatch 2>&1)
+is "$?" 0 "replay with the original configuration then runs the hooks"
+is "$(tr '\n' ' ' <"$MARKS/runs")" "h1 h2 " "replay then: ran h1 then h2"
+
+# ---- 4c. records that are not regular files --------------------------------
+
+# A FIFO (or anything but a regular file) named lock, payload or ok-* is
+# never opened for reading or waited on: deliveries answer 500 at once,
+# status and replay fail with a message, prune goes on past the event.
+ST6=$W/state6
+mkdir -m 0700 "$ST6"
+state_conf fifo "$ST6"
+use_conf fifo
+EVF=$W/ev/fifo.json
+REC_H1=ok-$(printf '%s' "$ID_H1" | openssl dgst -sha256 | sed 's/^.*= //')
+# fifo_event ID NAME: an event directory whose NAME is a FIFO.
+fifo_event() {
+	mkdir -m 0700 "$ST6/$1" && mkfifo -m 0600 "$ST6/$1/$2"
+}
+# quick_tool ARGS...: a tool that must not hang (bounded).
+quick_tool() {
+	timeout -k 2 $((20 * SLOW)) env -i PATH=/usr/bin:/bin "${RUN[@]}" "$@"
+}
+fifo_event evt_fifo_lock lock
+make_event "$EVF" evt_fifo_lock test.fifo
+post "$EVF" "$(header_for "$EVF")"
+expect_error "FIFO named lock: 500 at once, no hook" "internal error" -
+like "$A_LOG" "lock: not a regular file" "FIFO named lock: the log says what is wrong"
+
+fifo_event evt_fifo_rec "$REC_H1"
+make_event "$EVF" evt_fifo_rec test.fifo
+post "$EVF" "$(header_for "$EVF")"
+expect_error "FIFO named ok-HASH: 500 at once, no hook" "internal error" -
+out=$(quick_tool -c "$CONF" status evt_fifo_rec 2>&1)
+is "$?" 2 "FIFO named ok-HASH: status fails at once (exit 2)"
+like "$out" "not a regular file" "FIFO named ok-HASH: status says why"
+
+fifo_event evt_fifo_payload payload
+out=$(quick_tool -c "$CONF" status evt_fifo_payload 2>&1)
+is "$?" 2 "FIFO named payload: status fails at once (exit 2)"
+like "$out" "not a regular file" "FIFO named payload: status says why"
+out=$(quick_tool -c "$CONF" replay evt_fifo_payload 2>&1)
+is "$?" 2 "FIFO named payload: replay fails at once (exit 2)"
+make_event "$EVF" evt_fifo_payload test.fifo
+post "$EVF" "$(header_for "$EVF")"
+expect "FIFO named payload: a delivery replaces it and runs the hooks" \
+    "$S200" "$B_OK" "h1 h2"
+ok "$([ ! -e "$ST6/evt_fifo_payload/payload" ] && echo 0 || echo 1)" \
+    "FIFO named payload: gone once every hook succeeded"
+
+# prune: every event here is aged; the good one goes, the one whose lock
+# is a FIFO is reported, and prune exits 2.
+make_event "$EVF" evt_fifo_good test.fifo
+post "$EVF" "$(header_for "$EVF")"
+expect "prune past a bad entry: a good event" "$S200" "$B_OK" "h1 h2"
+touch -h -d '40 days ago' "$ST6"/*/*
+out=$(quick_tool -c "$CONF" prune -v 2>&1)
+is "$?" 2 "prune with a FIFO named lock: finishes, exit 2"
+like "$out" "lock: not a regular file" "prune: names the bad entry"
+ok "$([ ! -e "$ST6/evt_fifo_good" ] && echo 0 || echo 1)" \
+    "prune: goes on past the bad entry and removes the aged good event"
 
 # ---- 5. load ---------------------------------------------------------------
 

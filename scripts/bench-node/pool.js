@@ -1,8 +1,8 @@
 // Signs a pool of distinct events for scripts/bench.  Each event is the
 // template with its event id (ORIG_ID, first occurrence) replaced by
 // PREFIX_<n>; every one is signed now with Stripe's scheme (HMAC-SHA256 of
-// "t.body" under the secret, SPEC 3).  Writes "ID SIGNATURE" lines, which
-// bench-wrk.lua turns into requests.
+// "t.body" under the secret, as stripehook(8) SIGNATURES states).  Writes
+// "ID SIGNATURE" lines, which bench-wrk.lua turns into requests.
 //
 //	node pool.js TEMPLATE ORIG_ID SECRET COUNT PREFIX OUT
 'use strict';

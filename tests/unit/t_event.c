@@ -1,6 +1,7 @@
 /*
- * Unit tests of event.c: SPEC 4, rows 12-15 of SPEC 2, the STRIPE_* values
- * of SPEC 5.  Expected values are read off the payloads and the SPEC.
+ * Unit tests of event.c: stripehook(8) EVENTS ("invalid json" to "invalid
+ * event type") and the STRIPE_* values of HOOKS.  Expected values are read
+ * off the payloads and the man page.
  */
 #include "config.h"
 
@@ -200,6 +201,13 @@ test_not_json(void)
 		{ EV("//c\n"), "line comment" },
 		{ "{'id':'evt_1','object':'event','type':'a.b'}",
 		    "single quotes" },
+		{ "{'id':\"evt_c\",\"object\":\"event\",\"type\":\"a.b\"}",
+		    "single-quoted key, double-quoted values" },
+		{ "{'i\td':\"evt_c\",\"id\":\"evt_c\",\"object\":\"event\","
+		    "\"type\":\"a.b\"}", "raw tab in a single-quoted key" },
+		{ EV(",\"x\":'v'"), "single-quoted value" },
+		{ EV(",\"x\":['v']"), "single-quoted array element" },
+		{ EV(",'x':1"), "single-quoted key after others" },
 		{ "{id:\"evt_1\",\"object\":\"event\",\"type\":\"a.b\"}",
 		    "unquoted key" },
 		{ EV(",\"x\":1,"), "trailing comma in object" },
@@ -342,9 +350,9 @@ test_not_event(void)
 		{ "{\"id\":\"evt_1\",\"object\":\"event\",\"data\":{\"type\":"
 		    "\"a.b\"}}", "type only nested" },
 		{ "{\"id\":\"evt/1\",\"object\":\"customer\",\"type\":\"A\"}",
-		    "row 13 before rows 14 and 15" },
+		    "not an event before invalid event id and invalid event type" },
 		{ "{\"id\":\"evt/1\",\"object\":\"event\",\"type\":1}",
-		    "row 13 before row 14" },
+		    "not an event before invalid event id" },
 	};
 	size_t	 i;
 
@@ -396,7 +404,7 @@ test_id(void)
 	is_str(ev.id, "AZaz09_-", "id as sent");
 	event_free(&ev);
 	is_int(res("{\"id\":\"evt/1\",\"object\":\"event\",\"type\":\"A\"}"),
-	    SH_E_EVENT_ID, "row 14 before row 15");
+	    SH_E_EVENT_ID, "invalid event id before invalid event type");
 
 	ok(event_id_valid("evt_1", 5), "event_id_valid evt_1");
 	ok(!event_id_valid("evt_1", 0), "event_id_valid length 0");
@@ -649,7 +657,7 @@ test_depth(void)
 	size_t		 i, n = 100000, m;
 	clock_t		 c;
 
-	is_int(SH_JSON_DEPTH, 64, "SPEC 4: depth at most 64");
+	is_int(SH_JSON_DEPTH, 64, "EVENTS: depth at most 64");
 	is_int(nested(62, "1"), SH_OK, "a scalar at depth 64");
 	is_int(nested(63, "1"), SH_E_JSON, "a scalar at depth 65");
 	is_int(nested(63, ""), SH_OK, "an empty array at depth 64");

@@ -1,6 +1,7 @@
 /*
- * Unit tests of the Stripe-Signature parser and verifier (SPEC section 3,
- * rows 7-11 of SPEC section 2).
+ * Unit tests of the Stripe-Signature parser and verifier (stripehook(8)
+ * SIGNATURES; the answers "missing signature" to "timestamp outside
+ * tolerance" of REQUESTS).
  *
  * Every expected MAC is a known answer from outside the code under test:
  * the vectors of Stripe's official libraries (tests/data/vectors/README.md)
@@ -233,7 +234,7 @@ test_stripe_vectors(void)
 		    py.len, PY_TV), SH_E_SIG_MISMATCH,
 		    "new secret's v1 alone does not verify under the old");
 
-		/* Uppercase hex never matches (SPEC 3: lowercase). */
+		/* Uppercase hex never matches (stripehook(8) SIGNATURES: lowercase). */
 		is_int(verify1(PY_KEY, "t=" PY_T ",v1=" PY_V1_UPPER, b,
 		    py.len, PY_TV), SH_E_SIG_MISMATCH, "uppercase v1 refused");
 		/* Only v1 counts: the right MAC as v0 is no v1. */
@@ -495,7 +496,7 @@ test_v1_values(void)
 	buf_free(&py);
 }
 
-/* Header size and item limits (SPEC 3: 8 KiB, 64 items). */
+/* Header size and item limits (stripehook(8) SIGNATURES: 8 KiB, 64 items). */
 static void
 test_limits(void)
 {

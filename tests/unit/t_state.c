@@ -1,5 +1,5 @@
 /*
- * De-duplication records (SPEC section 8): round trip, duplicates across
+ * De-duplication records (stripehook(8) DELIVERY): round trip, duplicates across
  * handles, the lock, the kept payload, failures of the state directory,
  * record names, forget and prune.  Expected record names are SHA-256
  * digests computed outside the code under test:
@@ -25,7 +25,8 @@
 #include "tap.h"
 
 #ifdef T_STATE_STANDALONE
-/* Built without event.c: SPEC 2 row 14, 1-255 of [A-Za-z0-9_-]. */
+/* Built without event.c: "invalid event id" unless 1-255 characters of
+ * [A-Za-z0-9_-]. */
 int
 event_id_valid(const char *s, size_t len)
 {
