@@ -76,7 +76,8 @@ cgi_main(void)
 	if (geteuid() == 0)
 		log_warnx("running as root: run the CGI program as an "
 		    "unprivileged user");
-	/* CGI takes the configuration from STRIPEHOOK_CONFIG only (SPEC 1). */
+	/* CGI takes the configuration from STRIPEHOOK_CONFIG only
+	 * (stripehook(8) DESCRIPTION). */
 	cfg = config_load(config_default_path(), &diag);
 	if (cfg != NULL && config_load_secrets(cfg, &diag) == -1) {
 		config_free(cfg);

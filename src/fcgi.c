@@ -3,7 +3,8 @@
  * spawn-fcgi, mod_fcgid or systemd; a socket of our own under serve).
  * Configuration and secrets are read once at start and again on SIGHUP,
  * between requests; an invalid reload keeps the old configuration.
- * fcgiapp.h, not fcgi_stdio.h: environ and stdio stay ours (PITFALLS).
+ * fcgiapp.h, not fcgi_stdio.h: environ and stdio stay ours (fcgi_stdio.h
+ * redefines stdio and replaces environ on every request).
  */
 #include "config.h"
 
@@ -23,14 +24,32 @@
 
 #include "stripehook.h"
 
+/* Connections (stripehook(8) REQUESTS): a request's header (its
+ * parameters) must have arrived FCGI_HEADER_TIMEOUT seconds after the
+ * connection was accepted, or after the previous answer on a kept
+ * connection; its whole body within FCGI_BODY_DEADLINE seconds of its
+ * first read. */
+#define FCGI_HEADER_TIMEOUT	SH_FCGI_HEADER_TIMEOUT
+#define FCGI_BODY_DEADLINE	SH_FCGI_BODY_DEADLINE
+#define FCGI_ACCEPT_BACKOFF_MS	100	/* after a persistent accept error */
+
 static volatile sig_atomic_t	 got_term;
 static volatile sig_atomic_t	 got_hup;
+
+/* One connection and the request on it. */
+struct fcgi_conn {
+	FCGX_Request	 req;
+	double		 body_deadline;	/* 0 until the body's first read */
+	int		 timed_out;	/* a read ran out of time */
+};
 
 /*
  * TERM, INT and USR1 (libfcgi's own "finish and exit") stop the app after
  * the request in flight; HUP reloads.  A signal that lands just before
  * accept(2) starts would wait for the next connection, so each also arms
- * a one-second alarm whose (empty) handler interrupts that accept.
+ * a one-second alarm whose (empty) handler interrupts that accept.  The
+ * same empty SIGALRM handler ends a read that ran out of time
+ * (fcgi_timer): nothing uses SA_RESTART.
  */
 static void
 on_signal(int sig)
@@ -46,44 +65,74 @@ on_signal(int sig)
 	alarm(1);
 }
 
-/*
- * libfcgi has no read timeout (PITFALLS), and polling the connection is
- * wrong: libfcgi reads the socket in large chunks, so the body (often the
- * whole request, in one write from the web server) may already sit in its
- * buffer while the socket has nothing more to read.  So the timeout is
- * put on the socket itself (SO_RCVTIMEO, cleared after the request): a
- * read(2) with no byte for timeout seconds fails with EAGAIN, which
- * libfcgi reports as the stream's error.  Take one byte (which makes
- * libfcgi deliver what it holds, or read the socket once) and whatever
- * else is already buffered.
- */
-static int
-fcgi_set_timeout(FCGX_Request *r, int timeout)
+static double
+fcgi_now(void)
 {
-	struct timeval	 tv;
+	struct timespec	 ts;
 
-	tv.tv_sec = timeout;
-	tv.tv_usec = 0;
-	return setsockopt(r->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * libfcgi has no read timeout, and polling the connection is wrong:
+ * libfcgi reads the socket in large chunks, so the body (often the whole
+ * request, in one write from the web server) may already sit in its
+ * buffer while the socket has nothing more to read.  So each read into
+ * libfcgi runs under a one-shot SIGALRM timer (ITIMER_REAL); when it
+ * fires, the read(2) inside libfcgi fails with EINTR, which libfcgi
+ * reports as the stream's error.  Only reads run under it: SIGALRM is
+ * never blocked, and the timer is off everywhere else (hooks included).
+ * seconds <= 0 turns it off.
+ */
+static void
+fcgi_timer(double seconds)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	if (seconds > 0) {
+		it.it_value.tv_sec = (time_t)seconds;
+		it.it_value.tv_usec = (suseconds_t)((seconds -
+		    (double)it.it_value.tv_sec) * 1e6);
+		if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+			it.it_value.tv_usec = 1;
+	}
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/*
+ * Takes one byte (which makes libfcgi deliver what it holds, or read the
+ * socket) and whatever else is already buffered, within the idle rule
+ * (timeout seconds) and the body's overall deadline.  -2: out of time.
+ */
 static ssize_t
 fcgi_read(void *ctx, void *buf, size_t len, int timeout)
 {
-	FCGX_Request	*r = ctx;
-	FCGX_Stream	*in = r->in;
+	struct fcgi_conn *conn = ctx;
+	FCGX_Stream	*in = conn->req.in;
+	double		 now = fcgi_now(), left;
 	size_t		 avail;
 	int		 n, m, err;
 
 	if (len == 0)
 		return 0;
+	if (conn->body_deadline == 0)
+		conn->body_deadline = now + FCGI_BODY_DEADLINE;
 	if (in->rdNext == in->stop && !in->isClosed) {
-		if (fcgi_set_timeout(r, timeout) == -1)
-			return -1;
-		if ((n = FCGX_GetStr(buf, 1, in)) <= 0) {
+		if ((left = conn->body_deadline - now) <= 0) {
+			conn->timed_out = 1;
+			return -2;
+		}
+		fcgi_timer(left < timeout ? left : timeout);
+		n = FCGX_GetStr(buf, 1, in);
+		fcgi_timer(0);
+		if (n <= 0) {
 			err = FCGX_GetError(in);
-			if (err == EAGAIN || err == EWOULDBLOCK)
+			if (err == EINTR || err == EAGAIN) {
+				conn->timed_out = 1;
 				return -2;
+			}
 			return err ? -1 : 0;
 		}
 		buf = (char *)buf + 1;
@@ -105,11 +154,11 @@ fcgi_read(void *ctx, void *buf, size_t len, int timeout)
 static int
 fcgi_write(void *ctx, const void *buf, size_t len)
 {
-	FCGX_Request	*r = ctx;
+	struct fcgi_conn *conn = ctx;
 
 	if (len > INT_MAX)
 		return -1;
-	if (FCGX_PutStr(buf, (int)len, r->out) != (int)len)
+	if (FCGX_PutStr(buf, (int)len, conn->req.out) != (int)len)
 		return -1;
 	return 0;
 }
@@ -138,110 +187,217 @@ load(const char *path, char *why, size_t whylen)
 	return cfg;
 }
 
+/* The app: its configuration (NULL while unusable, with why). */
+struct fcgi_app {
+	const char		*cfgpath;
+	struct sh_config	*cfg;
+	char			 why[1024];
+	time_t			 last_try;
+};
+
+/* SIGHUP: between requests, the new configuration or, when it is
+ * invalid, the old one kept. */
+static void
+fcgi_reload(struct fcgi_app *app)
+{
+	struct sh_config	*ncfg;
+	char			 nwhy[1024];
+
+	got_hup = 0;
+	ncfg = load(app->cfgpath, nwhy, sizeof(nwhy));
+	if (ncfg == NULL && app->cfg != NULL)
+		log_warnx("reload failed, keeping the old configuration: %s",
+		    nwhy);
+	else if (ncfg != NULL) {
+		config_free(app->cfg);
+		app->cfg = ncfg;
+		log_use_syslog(app->cfg->log_syslog);
+		log_info("configuration reloaded");
+	}
+	app->last_try = time(NULL);
+}
+
+/* Handlers after FCGX_Init, which installs its own; reqmask gets the
+ * signals held while a request is read and handled (acted on between
+ * requests).  SIGALRM is never held: it bounds reads (fcgi_timer). */
+static void
+fcgi_signals(sigset_t *reqmask)
+{
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct sigaction	 sa;
+	size_t			 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: interrupt accept and reads */
+	sigemptyset(reqmask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(reqmask, sigs[i]);
+	}
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* A new connection, or -1 (interrupted, or an error that was logged). */
+static int
+fcgi_accept(int listenfd)
+{
+	int	 fd;
+
+	if ((fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+		return fd;
+	if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
+	    errno != EWOULDBLOCK && errno != EPROTO) {
+		log_warn("accept");
+		/* Do not spin on a persistent error. */
+		poll(NULL, 0, FCGI_ACCEPT_BACKOFF_MS);
+	}
+	return -1;
+}
+
+/*
+ * Waits, with signals deliverable, until the connection has something to
+ * read, at most until deadline.  A SIGHUP meanwhile reloads (no request
+ * has started) and the wait goes on: reload never drops a connection.
+ * SIGTERM ends the wait only on a kept connection between requests; a
+ * new connection still gets its request served.  0 when readable.
+ */
+static int
+fcgi_wait_request(struct fcgi_app *app, int fd, double deadline, int fresh)
+{
+	struct pollfd	 pfd;
+	double		 left;
+	int		 rc;
+
+	for (;;) {
+		if (got_hup)
+			fcgi_reload(app);
+		if (got_term && !fresh)
+			return -1;
+		if ((left = deadline - fcgi_now()) <= 0)
+			return -1;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, (int)(left * 1000) + 1);
+		if (rc > 0)
+			return 0;
+		if (rc == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Reads the request's header under the rest of its timeout (signals
+ * held by the caller).  0: a request to handle. */
+static int
+fcgi_begin(struct fcgi_conn *conn, double deadline)
+{
+	int	 rc;
+
+	conn->body_deadline = 0;
+	conn->timed_out = 0;
+	/* libfcgi must never accept by itself: a failed read closes the
+	 * connection and, with no listening socket, returns. */
+	conn->req.listen_sock = -1;
+	/* FCGX_Accept_r first finishes the previous request, closing the
+	 * connection unless it was kept: keep the one we hand it. */
+	conn->req.keepConnection = 1;
+	fcgi_timer(deadline - fcgi_now());
+	rc = FCGX_Accept_r(&conn->req);
+	fcgi_timer(0);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Maps the request's parameters and answers it; a connection whose body
+ * ran out of time is not kept. */
+static void
+fcgi_handle(struct fcgi_app *app, struct fcgi_conn *conn)
+{
+	struct sh_request	 rq;
+	FCGX_ParamArray		 envp = conn->req.envp;
+	const char		*rid;
+
+	/* A failed start is retried at most once a second. */
+	if (app->cfg == NULL && time(NULL) != app->last_try) {
+		app->cfg = load(app->cfgpath, app->why, sizeof(app->why));
+		app->last_try = time(NULL);
+		if (app->cfg != NULL)
+			log_use_syslog(app->cfg->log_syslog);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.method = FCGX_GetParam("REQUEST_METHOD", envp);
+	rq.content_length = FCGX_GetParam("CONTENT_LENGTH", envp);
+	rq.signature = FCGX_GetParam("HTTP_STRIPE_SIGNATURE", envp);
+	rq.remote_addr = FCGX_GetParam("REMOTE_ADDR", envp);
+	if ((rid = FCGX_GetParam("REQUEST_ID", envp)) == NULL)
+		rid = FCGX_GetParam("HTTP_X_REQUEST_ID", envp);
+	rq.request_id = rid;
+	rq.content_type = FCGX_GetParam("CONTENT_TYPE", envp);
+	rq.read = fcgi_read;
+	rq.write = fcgi_write;
+	rq.ctx = conn;
+	request_handle(&rq, app->cfg, app->why);
+	if (conn->timed_out)
+		conn->req.keepConnection = 0;
+	FCGX_Finish_r(&conn->req);
+}
+
+/*
+ * The accept loop: our own accept(2) (interruptible by signals), then a
+ * bounded wait for the request with signals deliverable, then, with
+ * TERM, INT, HUP and USR1 held, libfcgi reads the request's header
+ * (FCGX_Accept_r on the connection we hand it) and the request is
+ * handled: a signal never interrupts libfcgi's reads, which would fail
+ * the request or drop the connection.
+ */
 int
 fcgi_main(int listenfd, const char *cfgpath)
 {
-	FCGX_Request		 req;
-	struct sigaction	 sa;
+	struct fcgi_app		 app;
+	struct fcgi_conn	 conn;
 	sigset_t		 reqmask, oldmask;
-	struct sh_request	 rq;
-	struct sh_config	*cfg, *ncfg;
-	char			 why[1024], nwhy[1024];
-	const char		*rid;
-	time_t			 last_try;
+	double			 deadline;
+	int			 fresh;
 
 	if (geteuid() == 0)
 		log_warnx("running as root: run the FastCGI app as an "
 		    "unprivileged user");
-	why[0] = '\0';
-	cfg = load(cfgpath, why, sizeof(why));
-	last_try = time(NULL);
-	if (cfg != NULL && cfg->log_syslog)
+	memset(&app, 0, sizeof(app));
+	app.cfgpath = cfgpath;
+	app.cfg = load(cfgpath, app.why, sizeof(app.why));
+	app.last_try = time(NULL);
+	if (app.cfg != NULL && app.cfg->log_syslog)
 		log_use_syslog(1);
 
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
-	if (FCGX_InitRequest(&req, listenfd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+	memset(&conn, 0, sizeof(conn));
+	if (FCGX_InitRequest(&conn.req, -1, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
+	fcgi_signals(&reqmask);
 
-	/* After FCGX_Init, which installs handlers of its own. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: interrupt the accept */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-	/* Held while a request is handled: without SA_RESTART they would
-	 * interrupt libfcgi's read(2) of the body, which then fails the
-	 * request.  They are acted on between requests. */
-	sigemptyset(&reqmask);
-	sigaddset(&reqmask, SIGTERM);
-	sigaddset(&reqmask, SIGINT);
-	sigaddset(&reqmask, SIGHUP);
-	sigaddset(&reqmask, SIGUSR1);
-	sigaddset(&reqmask, SIGALRM);
-
-	while (!got_term) {
-		if (FCGX_Accept_r(&req) < 0) {
-			if (got_term)
-				break;
-			if (!got_hup && errno != EINTR) {
-				log_warn("accept");
-				/* Do not spin on a persistent error. */
-				poll(NULL, 0, 100);
-			}
-		} else {
-			sigprocmask(SIG_BLOCK, &reqmask, &oldmask);
-			/* A failed start is retried at most once a second. */
-			if (cfg == NULL && time(NULL) != last_try) {
-				cfg = load(cfgpath, why, sizeof(why));
-				last_try = time(NULL);
-				if (cfg != NULL)
-					log_use_syslog(cfg->log_syslog);
-			}
-			memset(&rq, 0, sizeof(rq));
-			rq.method = FCGX_GetParam("REQUEST_METHOD", req.envp);
-			rq.content_length = FCGX_GetParam("CONTENT_LENGTH",
-			    req.envp);
-			rq.signature = FCGX_GetParam("HTTP_STRIPE_SIGNATURE",
-			    req.envp);
-			rq.remote_addr = FCGX_GetParam("REMOTE_ADDR", req.envp);
-			rid = FCGX_GetParam("REQUEST_ID", req.envp);
-			if (rid == NULL)
-				rid = FCGX_GetParam("HTTP_X_REQUEST_ID",
-				    req.envp);
-			rq.request_id = rid;
-			rq.content_type = FCGX_GetParam("CONTENT_TYPE",
-			    req.envp);
-			rq.read = fcgi_read;
-			rq.write = fcgi_write;
-			rq.ctx = &req;
-			request_handle(&rq, cfg, why);
-			/* An idle kept-alive connection waits as before. */
-			fcgi_set_timeout(&req, 0);
-			FCGX_Finish_r(&req);
-			sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	while (!got_term || conn.req.ipcFd >= 0) {
+		if (got_hup)
+			fcgi_reload(&app);
+		fresh = conn.req.ipcFd < 0;
+		if (fresh && (got_term ||
+		    (conn.req.ipcFd = fcgi_accept(listenfd)) < 0))
+			continue;
+		deadline = fcgi_now() + FCGI_HEADER_TIMEOUT;
+		if (fcgi_wait_request(&app, conn.req.ipcFd, deadline,
+		    fresh) == -1) {
+			FCGX_Free(&conn.req, 1);
+			conn.req.ipcFd = -1;
+			continue;
 		}
-		if (got_hup) {
-			got_hup = 0;
-			ncfg = load(cfgpath, nwhy, sizeof(nwhy));
-			if (ncfg == NULL && cfg != NULL)
-				log_warnx("reload failed, keeping the old "
-				    "configuration: %s", nwhy);
-			else if (ncfg != NULL) {
-				config_free(cfg);
-				cfg = ncfg;
-				log_use_syslog(cfg->log_syslog);
-				log_info("configuration reloaded");
-			}
-			last_try = time(NULL);
-		}
+		sigprocmask(SIG_BLOCK, &reqmask, &oldmask);
+		if (fcgi_begin(&conn, deadline) == 0)
+			fcgi_handle(&app, &conn);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	}
-	FCGX_Free(&req, 1);
-	config_free(cfg);
+	FCGX_Free(&conn.req, 1);
+	config_free(app.cfg);
 	sig_cleanup();
 	return 0;
 }

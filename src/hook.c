@@ -1,13 +1,15 @@
 /*
- * Running one hook (SPEC section 5): pattern matching, then fork + execve
- * of the operator's program with the raw body on stdin, its output drained
- * into the log, a timeout that ends in a kill of its process group, and a
- * reap of every child made here.
+ * Running one hook (stripehook(8) HOOKS): pattern matching, then the
+ * operator's program started with execve and the raw body on stdin, its
+ * output drained into the log, a timeout that ends in a kill, and a reap
+ * of every process the run made.
  *
- * fork + execve rather than posix_spawn: the child needs setrlimit and
- * PR_SET_PDEATHSIG, which posix_spawn cannot do.  Everything the child
- * uses is built before fork; the child side calls only async-signal-safe
- * functions.
+ * Two processes per run: a supervisor, forked by the handler, which stays
+ * until every process of the run is gone (see sup_main), and the hook,
+ * which the supervisor starts with clone(2) rather than posix_spawn: the
+ * hook needs setrlimit and PR_SET_PDEATHSIG, which posix_spawn cannot
+ * do.  Everything the hook uses is built before the clone; its side calls
+ * only async-signal-safe functions.
  */
 #include "config.h"
 
@@ -39,8 +41,8 @@
 					 * the largest pipe Linux allows by
 					 * default (fs.pipe-max-size) */
 #define HOOK_POLL_TICK_MS	20	/* exit polling without a pidfd */
-#define HOOK_CHILD_STACK	(64 * 1024)	/* the child's stack until execve */
-#define HOOK_ENV_STRIPE_MAX	9	/* STRIPE_* variables (SPEC 5) */
+#define HOOK_CHILD_STACK	(64 * 1024)	/* the hook's stack until execve */
+#define HOOK_ENV_STRIPE_MAX	9	/* STRIPE_* variables (ENVIRONMENT) */
 #define HOOK_CLOSE_LOOP_MAX	65536	/* fds closed one by one where
 					 * close_range is missing and the
 					 * limit is unbounded */
@@ -48,22 +50,22 @@
 /* Steps of the child's set-up, reported to the parent on failure. */
 enum hk_step {
 	HK_SETSID, HK_PDEATHSIG, HK_SIGMASK, HK_DUP2, HK_CHDIR, HK_RLIMIT,
-	HK_EXECVE
+	HK_EXECVE, HK_CLONE, HK_NSTEPS
 };
 static const char *const hk_step_name[] = {
 	[HK_SETSID] = "setsid", [HK_PDEATHSIG] = "prctl",
 	[HK_SIGMASK] = "sigprocmask", [HK_DUP2] = "dup2",
 	[HK_CHDIR] = "chdir", [HK_RLIMIT] = "setrlimit",
-	[HK_EXECVE] = "execve"
+	[HK_EXECVE] = "execve", [HK_CLONE] = "clone"
 };
 
-/* What the child writes to the exec-error pipe when it cannot exec. */
+/* What the hook writes to the exec-error pipe when it cannot exec. */
 struct hk_spawn_err {
 	int	step;
 	int	err;
 };
 
-/* Everything the child needs, prepared before fork. */
+/* Everything the hook needs, prepared before the clone. */
 struct hk_child {
 	char *const	*argv;
 	char *const	*envp;
@@ -91,8 +93,46 @@ struct hk_log {
 	int		 cut;		/* SH_HOOK_OUTPUT_MAX reached */
 };
 
+/* Commands from the handler to the supervisor, one byte each. */
+#define HK_CMD_TERM	'T'	/* SIGTERM to the hook's process group */
+#define HK_CMD_KILL	'K'	/* SIGKILL to every process of the run */
+
+/* Messages from the supervisor to the handler. */
+enum hk_msg_kind { HK_MSG_STARTED = 1, HK_MSG_FAILED, HK_MSG_DONE };
+struct hk_msg {
+	int	 kind;		/* 0: the supervisor is gone */
+	int	 step;		/* HK_MSG_FAILED: enum hk_step, or -1 */
+	int	 err;		/* HK_MSG_FAILED: errno */
+	int	 status;	/* the hook's wait status */
+};
+
+/* One run of a hook. */
+struct hk_run {
+	const struct sh_config	*cfg;
+	const struct sh_hook	*hook;
+	struct hk_child		 c;
+	struct hk_stream	 out, err;
+	struct hk_log		 lg;
+	struct sh_buf		 tag;
+	char			**envp;
+	size_t			 nown;	/* strings of envp we allocated */
+	/* Pipes named after the hook's side: its stdin, stdout, stderr and
+	 * exec-error pipe (read by the supervisor); then the supervisor's:
+	 * commands to it, messages from it. */
+	int			 pin[2], pout[2], perr[2], pexec[2];
+	int			 pctl[2], pres[2];
+	pid_t			 sup;	/* the supervisor, -1 once reaped */
+	const unsigned char	*body;
+	size_t			 len, off;
+	sigset_t		 oldmask;
+	int			 blocked, pipe_pending;
+	int			 term_sent, kill_sent;
+	struct hk_msg		 msg;	/* the supervisor's last message */
+	double			 start;
+};
+
 /*
- * SPEC 5: PATTERN matches the whole type; '*' matches any run of
+ * stripehook(8) HOOKS: PATTERN matches the whole type; '*' matches any run of
  * characters, dots included, possibly empty; every other byte (also '['
  * and ']') is literal.  Greedy with one saved star position: when a later
  * literal fails, the last star absorbs one more character.  That is
@@ -150,7 +190,7 @@ guard_lost(double now)
 	return guard_fn(guard_arg) == -1;
 }
 
-/* Poll no longer than until the guard's next check. */
+/* Poll no longer than until the guard's next check (ms -1: no bound). */
 static int
 guard_bound(double now, int ms)
 {
@@ -159,7 +199,7 @@ guard_bound(double now, int ms)
 	if (guard_fn == NULL || guard_next == 0)
 		return ms;
 	g = guard_next > now ? (int)((guard_next - now) * 1000) + 1 : 0;
-	return g < ms ? g : ms;
+	return ms < 0 || g < ms ? g : ms;
 }
 
 const char *
@@ -232,7 +272,7 @@ env_add(char **envp, size_t *n, const char *name, const char *value)
 }
 
 /*
- * SPEC 5 environment: the configured variables (PATH included, already in
+ * stripehook(8) ENVIRONMENT: the configured variables (PATH included, already in
  * cfg->env) plus STRIPE_* from the event, each only when present.
  * Nothing from our own environment.  *nown counts the strings at the end
  * that this function allocated.  Returns a new array or NULL.
@@ -325,11 +365,11 @@ child_limit(int resource, long long value)
 }
 
 /*
- * SPEC 5: own process group, dies with its handler, signal dispositions
+ * stripehook(8) HOOKS: own process group, dies with its supervisor, signal dispositions
  * and mask reset, body on 0, output on 1 and 2, every other fd closed,
  * working directory "/", hook_limits applied, execve of the path as
  * written (no PATH search, no shell).  Signals arrive blocked (see
- * hook_run) so no handler of the parent runs here.
+ * run_spawn) so no handler of the handler runs here.
  */
 __attribute__((noreturn)) static void
 child_run(const struct hk_child *c)
@@ -368,8 +408,7 @@ child_run(const struct hk_child *c)
 	if (fcntl(errfd, F_SETFD, FD_CLOEXEC) == -1)
 		child_fail(errfd, HK_DUP2);
 	fd = 4;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || \
-    (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#ifdef HAVE_CLOSE_RANGE
 	if (close_range((unsigned int)fd, ~0U, 0) == 0)
 		fd = c->maxfd;		/* nothing left for the loop */
 #endif
@@ -387,58 +426,64 @@ child_run(const struct hk_child *c)
 }
 
 /*
- * The child starts the way posix_spawn(3) starts one: clone(2) with
- * CLONE_VM | CLONE_VFORK, so no page table is copied and we sleep until
- * its execve, but on a stack of its own, so nothing it does can touch
- * ours.  The stack is mapped once and reused: one hook runs at a time.
+ * The hook starts the way posix_spawn(3) starts a child: clone(2) with
+ * CLONE_VM | CLONE_VFORK, so no page table is copied and the supervisor
+ * sleeps until the hook's execve, but on a stack of its own, so nothing
+ * the hook does before execve can touch the supervisor's.  The handler
+ * maps that stack once (hk_stack), and each supervisor inherits it.
+ * Builds configured with --enable-asan use fork(2) instead
+ * (STRIPEHOOK_SPAWN_FORK): the sanitizer cannot follow a child that
+ * shares its memory.
  */
-static int __attribute__((unused))
+#ifndef STRIPEHOOK_SPAWN_FORK
+static char	*hk_stack_base;
+
+static int
 child_entry(void *arg)
 {
 	child_run(arg);
 }
+#endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HOOK_SPAWN_FORK	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HOOK_SPAWN_FORK	1
+/* Maps the hook's stack, once per process; -1 when that fails. */
+static int
+hk_stack(void)
+{
+#ifndef STRIPEHOOK_SPAWN_FORK
+	char	*p;
+
+	if (hk_stack_base != NULL)
+		return 0;
+	/* An anonymous mapping takes fd -1 (mmap(2)). */
+	p = mmap(NULL, HOOK_CHILD_STACK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+	    // cppcheck-suppress invalidFunctionArg
+	    -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	hk_stack_base = p;
 #endif
-#endif
+	return 0;
+}
 
 static pid_t
 spawn_child(const struct hk_child *c)
 {
-#ifdef HOOK_SPAWN_FORK
-	/* AddressSanitizer cannot follow a child that shares its memory:
-	 * checking builds fork. */
+#ifdef STRIPEHOOK_SPAWN_FORK
 	pid_t	 pid;
 
 	if ((pid = fork()) == 0)
 		child_run(c);
 	return pid;
 #else
-	static char	*stack;
-
-	if (stack == NULL) {
-		/* An anonymous mapping takes fd -1 (mmap(2)). */
-		stack = mmap(NULL, HOOK_CHILD_STACK, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-		    // cppcheck-suppress invalidFunctionArg
-		    -1, 0);
-		if (stack == MAP_FAILED) {
-			stack = NULL;
-			return -1;
-		}
-	}
 	/* The stack grows down: hand clone its top. */
-	return clone(child_entry, stack + HOOK_CHILD_STACK,
+	return clone(child_entry, hk_stack_base + HOOK_CHILD_STACK,
 	    CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)c);
 #endif
 }
 
 /* Logs one line of hook output, escaped and tagged, within the run's
- * SPEC 5 budget (a line counts with its end). */
+ * budget of stripehook(8) HOOKS (a line counts with its end). */
 static void
 out_log(struct hk_log *lg, const struct hk_stream *s, const char *p,
     size_t n, int truncated)
@@ -555,16 +600,11 @@ hook_exited(pid_t pid)
 	}
 }
 
+/* A pidfd, or -1 on a kernel older than 5.3 (ENOSYS: callers poll). */
 static int
 pidfd_open_compat(pid_t pid)
 {
-#ifdef SYS_pidfd_open
 	return (int)syscall(SYS_pidfd_open, pid, 0);	/* close-on-exec */
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
 }
 
 static void
@@ -593,313 +633,631 @@ tag_log(const char *tag, int prio, const char *fmt, ...)
 }
 
 /*
- * SPEC 5.  The body goes to stdin while stdout and stderr are read, all
- * through one poll loop on non-blocking ends, so neither side can block
- * the other.  The loop ends when the hook itself has exited (seen through
- * a pidfd, or by polling waitid where pidfds are missing); whatever is
- * then buffered is read and the pipes are let go, even if a background
- * child of the hook still holds them.  After hook_timeout seconds its
- * process group gets SIGTERM, and SIGKILL SH_HOOK_KILL_GRACE seconds later
- * (at once if the hook exits before that, while its zombie still pins the
- * group id).  The hook is always reaped before returning.
+ * The run's supervisor.  hook_run does not start the hook itself: it
+ * forks a supervisor, which starts the hook and stays until every process
+ * of the run is gone.  The supervisor is a child subreaper
+ * (PR_SET_CHILD_SUBREAPER), so whatever the hook starts and leaves behind,
+ * in its process group or not (setsid), is reparented to it rather than
+ * to init, and it kills and reaps all of it: when the hook exits, when the
+ * handler asks (the timeout), and when the handler dies (the control pipe
+ * reaches EOF).  Being a fork of the handler, it holds every descriptor
+ * the handler held, the event's lock among them, so the lock is released
+ * only once the last process of the run is gone: no run of an event's
+ * hooks can start beside the remains of an earlier one.
  */
-int
-hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
-    const struct sh_event *ev, const unsigned char *body, size_t len,
-    struct sh_hook_result *res)
+
+/* Sends sig to every child of ours, as the kernel lists them (its
+ * "children" file, which a subreaper needs to find orphans it inherited).
+ * -1 when the list cannot be read. */
+static int
+sup_signal_children(int sig)
 {
-	struct hk_child		 c;
-	struct hk_stream	 out, err;
-	struct hk_log		 lg;
-	struct hk_spawn_err	 se;
-	struct pollfd		 pfd[4];
-	struct sh_buf		 tag, esc;
-	sigset_t		 mask, pipeset, oldmask, pend;
-	struct timespec		 zero = { 0, 0 };
-	struct rlimit		 rl;
-	char			**envp = NULL;
-	size_t			 nown = 0, off = 0, got;
-	/* Pipes named after the child's side: its stdin, stdout, stderr,
-	 * and the exec-error pipe. */
-	int			 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
-	int			 perr[2] = { -1, -1 }, pexec[2] = { -1, -1 };
-	int			 pidfd = -1, *fds[8], i, np, status = 0;
-	int			 blocked = 0, pipe_pending = 0, exited = 0;
-	int			 term_sent = 0, kill_sent = 0, ms;
-	pid_t			 pid = -1, w;
-	ssize_t			 n;
-	double			 start, now, deadline, kill_at = 0, next;
+	char	 path[64], buf[4096], *p, *end;
+	ssize_t	 n;
+	long	 pid;
+	int	 fd;
 
-	memset(res, 0, sizeof(*res));
-	sigemptyset(&pipeset);
-	sigaddset(&pipeset, SIGPIPE);
-	buf_init(&tag);
-	buf_init(&esc);
-	out.fd = err.fd = -1;
-	buf_init(&out.line);
-	buf_init(&err.line);
-	out.name = "stdout";
-	err.name = "stderr";
-	out.prio = LOG_INFO;
-	err.prio = LOG_WARNING;
-	out.skipping = err.skipping = 0;
-	lg.logged = 0;
-	lg.cut = 0;
-	start = mono_now();
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+	    (long)getpid());
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n == -1 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return -1;
+	/* A list longer than buf is cut: the caller asks again after each
+	 * reap, so the rest is found then. */
+	buf[n] = '\0';
+	for (p = buf; *p != '\0'; p = end) {
+		pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (pid > 1 && (end[0] == ' ' || end[0] == '\n'))
+			(void)kill((pid_t)pid, sig);
+	}
+	return 0;
+}
 
-	/* Everything in the tag comes from outside: escape it all. */
-	if (buf_puts(&tag, "hook event=") == -1 ||
-	    buf_escape(&tag, ev->id != NULL ? ev->id : "-",
-	    ev->id != NULL ? strlen(ev->id) : 1) == -1 ||
-	    buf_puts(&tag, " hook=\"") == -1 ||
-	    buf_qescape(&tag, hook->identity != NULL ? hook->identity :
-	    hook->argv[0], strlen(hook->identity != NULL ? hook->identity :
-	    hook->argv[0])) == -1 || buf_puts(&tag, "\"") == -1) {
-		log_warn("hook: cannot start");
-		goto done;
-	}
-	lg.tag = tag.p;
+/*
+ * Kills and reaps the hook and everything left of the run; returns the
+ * hook's wait status.  The hook is still unreaped when this starts, so
+ * its process group id cannot be reused while it is signalled.  Each
+ * reap may reparent the dead process's children to us: list and kill
+ * again until nothing is left (ECHILD).
+ */
+static int
+sup_reap_all(pid_t hook, int subreaper)
+{
+	pid_t	 w;
+	int	 st, status = W_EXITCODE(127, 0), hook_left = 1;
 
-	if ((envp = env_build(cfg, ev, &nown)) == NULL) {
-		tag_log(tag.p, LOG_WARNING, "spawn-failed: environment: %s",
-		    strerror(errno));
-		goto done;
-	}
-	/* Every pipe is close-on-exec from birth: a spawn elsewhere never
-	 * inherits one; the child's dup2 onto 0-2 makes its copies. */
-	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1 ||
-	    pipe2(perr, O_CLOEXEC) == -1 || pipe2(pexec, O_CLOEXEC) == -1) {
-		tag_log(tag.p, LOG_WARNING, "spawn-failed: pipe: %s",
-		    strerror(errno));
-		goto done;
-	}
-	fds[0] = &pin[0];
-	fds[1] = &pin[1];
-	fds[2] = &pout[0];
-	fds[3] = &pout[1];
-	fds[4] = &perr[0];
-	fds[5] = &perr[1];
-	fds[6] = &pexec[0];
-	fds[7] = &pexec[1];
-	for (i = 0; i < 8; i++)
-		if (fd_above_stdio(fds[i]) == -1) {
-			tag_log(tag.p, LOG_WARNING, "spawn-failed: fcntl: %s",
-			    strerror(errno));
-			goto done;
+	for (;;) {
+		if (hook_left)
+			(void)kill(-hook, SIGKILL);
+		/* Without the kernel's list of our children (no /proc), the
+		 * orphans we inherited cannot be found: reap what has ended
+		 * and leave the rest. */
+		if (subreaper && sup_signal_children(SIGKILL) == -1)
+			subreaper = 0;
+		w = waitpid(-1, &st, subreaper || hook_left ? 0 : WNOHANG);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		if (w == hook) {
+			status = st;
+			hook_left = 0;
 		}
-	if (fcntl(pin[1], F_SETFL, O_NONBLOCK) == -1 ||
-	    fcntl(pout[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    fcntl(perr[0], F_SETFL, O_NONBLOCK) == -1) {
-		tag_log(tag.p, LOG_WARNING, "spawn-failed: fcntl: %s",
-		    strerror(errno));
-		goto done;
 	}
+	return status;
+}
 
-	memset(&c, 0, sizeof(c));
-	c.argv = hook->argv;
-	c.envp = envp;
-	c.ppid = getpid();
-	c.stdio[0] = pin[0];
-	c.stdio[1] = pout[1];
-	c.stdio[2] = perr[1];
-	c.errfd = pexec[1];
-	c.maxfd = HOOK_CLOSE_LOOP_MAX;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < INT_MAX)
-		c.maxfd = (int)rl.rlim_cur;
-	c.cpu = cfg->limit_cpu;
-	c.files = cfg->limit_files;
-	c.fsize = cfg->limit_fsize;
+static void
+sup_send(int fd, int kind, int step, int err, int status)
+{
+	struct hk_msg	 m;
+	ssize_t		 n;
 
-	/* Block every signal across the clone so that no handler of ours
-	 * runs in the child before it resets them.  Not fork: sharing our
-	 * memory until execve instead of copying the page tables halves
-	 * the cost of a hook (docs/benchmarks.md).  child_run only makes
-	 * system calls and never returns; the one thing it shares with us
-	 * is errno, which we do not read after a successful start.
-	 * (posix_spawn cannot set PR_SET_PDEATHSIG or resource limits.) */
-	sigfillset(&mask);
-	sigprocmask(SIG_SETMASK, &mask, &oldmask);
-	blocked = 1;
-	start = mono_now();
-	pid = spawn_child(&c);
-	/* Parent: keep SIGPIPE blocked while writing the body, so a hook
-	 * that stops reading gives EPIPE, not a signal (libfcgi installs a
-	 * handler; the default would kill us). */
-	sigpending(&pend);
-	pipe_pending = sigismember(&pend, SIGPIPE);
-	mask = oldmask;
-	sigaddset(&mask, SIGPIPE);
-	sigprocmask(SIG_SETMASK, &mask, NULL);
-	if (pid == -1) {
-		tag_log(tag.p, LOG_WARNING, "spawn-failed: clone: %s",
-		    strerror(errno));
-		goto done;
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	m.step = step;
+	m.err = err;
+	m.status = status;
+	do
+		n = write(fd, &m, sizeof(m));
+	while (n == -1 && errno == EINTR);
+}
+
+/* The handler's commands until the hook exits or the handler is gone. */
+static void
+sup_watch(pid_t hook, int ctl, int subreaper)
+{
+	struct pollfd	 pfd[2];
+	unsigned char	 cmd;
+	ssize_t		 n;
+	int		 pidfd, np;
+
+	pidfd = pidfd_open_compat(hook);
+	for (;;) {
+		memset(pfd, 0, sizeof(pfd));
+		pfd[0].fd = ctl;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = pidfd;
+		pfd[1].events = POLLIN;
+		np = pidfd != -1 ? 2 : 1;
+		if (poll(pfd, (nfds_t)np, pidfd != -1 ? -1 :
+		    HOOK_POLL_TICK_MS) == -1 && errno != EINTR)
+			break;
+		if (pfd[0].revents != 0) {
+			n = read(ctl, &cmd, 1);
+			if (n == 0 || (n == -1 && errno != EINTR))
+				break;		/* the handler is gone */
+			if (n == 1 && cmd == HK_CMD_TERM)
+				(void)kill(-hook, SIGTERM);
+			else if (n == 1 && cmd == HK_CMD_KILL) {
+				(void)kill(-hook, SIGKILL);
+				if (subreaper)
+					(void)sup_signal_children(SIGKILL);
+			}
+		}
+		if ((pidfd == -1 || pfd[1].revents != 0) && hook_exited(hook))
+			break;
 	}
-	close_fd(&pin[0]);
-	close_fd(&pout[1]);
-	close_fd(&perr[1]);
-	close_fd(&pexec[1]);
+	if (pidfd != -1)
+		close(pidfd);
+}
 
-	/* EOF on the exec-error pipe means execve succeeded.  The child's
-	 * set-up never blocks, so this read is short. */
-	got = 0;
+/*
+ * The supervisor, in the forked process.  Every signal stays blocked (as
+ * run_spawn blocked them around the fork): nothing but SIGKILL ends it
+ * before its work is done, and it waits through poll and waitpid only.
+ * SIGCHLD gets its default disposition so that waitpid sees the
+ * children even if the handler ignored it.
+ * The handler is single-threaded, so after fork this is an ordinary
+ * process, free to call any function.
+ */
+__attribute__((noreturn)) static void
+sup_main(struct hk_run *r)
+{
+	struct hk_spawn_err	 se;
+	struct sigaction	 sa;
+	pid_t			 hook;
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 subreaper, status;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	/* The handler's ends. */
+	close_fd(&r->pctl[1]);
+	close_fd(&r->pres[0]);
+	close_fd(&r->pin[1]);
+	close_fd(&r->pout[0]);
+	close_fd(&r->perr[0]);
+	subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+	r->c.ppid = getpid();
+	hook = spawn_child(&r->c);
+	close_fd(&r->pin[0]);
+	close_fd(&r->pout[1]);
+	close_fd(&r->perr[1]);
+	if (hook == -1) {
+		sup_send(r->pres[1], HK_MSG_FAILED, HK_CLONE, errno, 0);
+		_exit(0);
+	}
+	/* The exec-error pipe has its write end in the hook only now: EOF
+	 * means execve succeeded.  The hook's set-up never blocks. */
+	close_fd(&r->pexec[1]);
 	while (got < sizeof(se)) {
-		n = read(pexec[0], (char *)&se + got, sizeof(se) - got);
+		n = read(r->pexec[0], (char *)&se + got, sizeof(se) - got);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
-	close_fd(&pexec[0]);
 	if (got > 0) {
-		buf_reset(&esc);
-		if (got == sizeof(se) && se.step == HK_EXECVE &&
-		    buf_escape(&esc, hook->argv[0], strlen(hook->argv[0])) == 0)
-			tag_log(tag.p, LOG_WARNING, "spawn-failed: cannot "
-			    "execute %s: %s", esc.p, strerror(se.err));
-		else if (got == sizeof(se) && se.step >= 0 &&
-		    se.step <= HK_EXECVE)
-			tag_log(tag.p, LOG_WARNING, "spawn-failed: %s: %s",
-			    hk_step_name[se.step], strerror(se.err));
-		else
-			tag_log(tag.p, LOG_WARNING, "spawn-failed");
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
-		res->status = status;
-		goto done;
+		status = sup_reap_all(hook, subreaper);
+		sup_send(r->pres[1], HK_MSG_FAILED, got == sizeof(se) ?
+		    se.step : -1, got == sizeof(se) ? se.err : 0, status);
+		_exit(0);
 	}
-	res->spawned = 1;
-	pidfd = pidfd_open_compat(pid);
+	sup_send(r->pres[1], HK_MSG_STARTED, 0, 0, 0);
+	sup_watch(hook, r->pctl[0], subreaper);
+	status = sup_reap_all(hook, subreaper);
+	sup_send(r->pres[1], HK_MSG_DONE, 0, 0, status);
+	_exit(0);
+}
 
-	out.fd = pout[0];
-	pout[0] = -1;
-	err.fd = perr[0];
-	perr[0] = -1;
-	if (len == 0)
-		close_fd(&pin[1]);
-	deadline = start + (double)cfg->hook_timeout;
+/* ---- The handler's side of a run ---------------------------------------- */
 
-	while (!exited) {
-		now = mono_now();
-		if (!kill_sent && guard_lost(now)) {
-			(void)kill(-pid, SIGKILL);
-			term_sent = kill_sent = res->lost = 1;
-		}
-		if (!term_sent && now >= deadline) {
-			tag_log(tag.p, LOG_WARNING, "timeout=%ld signal=TERM",
-			    cfg->hook_timeout);
-			(void)kill(-pid, SIGTERM);
-			term_sent = res->timed_out = 1;
-			kill_at = now + SH_HOOK_KILL_GRACE;
-		}
-		if (term_sent && !kill_sent && now >= kill_at) {
-			tag_log(tag.p, LOG_WARNING, "timeout=%ld signal=KILL",
-			    cfg->hook_timeout);
-			(void)kill(-pid, SIGKILL);
-			kill_sent = 1;
-		}
-		next = term_sent ? (kill_sent ? now + 1 : kill_at) : deadline;
-		ms = (int)((next - now) * 1000) + 1;
-		if (pidfd == -1 && ms > HOOK_POLL_TICK_MS)
-			ms = HOOK_POLL_TICK_MS;
-		ms = guard_bound(now, ms);
+static void
+run_init(struct hk_run *r, const struct sh_config *cfg,
+    const struct sh_hook *hook, const unsigned char *body, size_t len)
+{
+	int	 i;
 
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	r->hook = hook;
+	r->body = body;
+	r->len = len;
+	r->sup = -1;
+	for (i = 0; i < 2; i++)
+		r->pin[i] = r->pout[i] = r->perr[i] = r->pexec[i] =
+		    r->pctl[i] = r->pres[i] = -1;
+	buf_init(&r->tag);
+	r->out.fd = r->err.fd = -1;
+	buf_init(&r->out.line);
+	buf_init(&r->err.line);
+	r->out.name = "stdout";
+	r->err.name = "stderr";
+	r->out.prio = LOG_INFO;
+	r->err.prio = LOG_WARNING;
+	r->start = mono_now();
+}
+
+/* The log tag; everything in it comes from outside, so all of it is
+ * escaped. */
+static int
+run_tag(struct hk_run *r, const struct sh_event *ev)
+{
+	const char	*who = r->hook->identity != NULL ? r->hook->identity :
+			    r->hook->argv[0];
+
+	if (buf_puts(&r->tag, "hook event=") == -1 ||
+	    buf_escape(&r->tag, ev->id != NULL ? ev->id : "-",
+	    ev->id != NULL ? strlen(ev->id) : 1) == -1 ||
+	    buf_puts(&r->tag, " hook=\"") == -1 ||
+	    buf_qescape(&r->tag, who, strlen(who)) == -1 ||
+	    buf_puts(&r->tag, "\"") == -1)
+		return -1;
+	r->lg.tag = r->tag.p;
+	return 0;
+}
+
+/*
+ * The pipes: every one close-on-exec from birth (a spawn elsewhere never
+ * inherits one; the hook's dup2 onto 0-2 makes its copies), above fd 2,
+ * and the handler's ends of the hook's stdio non-blocking.
+ */
+static int
+run_pipes(struct hk_run *r)
+{
+	int	*fds[] = { &r->pin[0], &r->pin[1], &r->pout[0], &r->pout[1],
+		    &r->perr[0], &r->perr[1], &r->pexec[0], &r->pexec[1],
+		    &r->pctl[0], &r->pctl[1], &r->pres[0], &r->pres[1] };
+	size_t	 i;
+
+	if (pipe2(r->pin, O_CLOEXEC) == -1 || pipe2(r->pout, O_CLOEXEC) == -1 ||
+	    pipe2(r->perr, O_CLOEXEC) == -1 ||
+	    pipe2(r->pexec, O_CLOEXEC) == -1 ||
+	    pipe2(r->pctl, O_CLOEXEC) == -1 || pipe2(r->pres, O_CLOEXEC) == -1) {
+		tag_log(r->tag.p, LOG_WARNING, "spawn-failed: pipe: %s",
+		    strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fd_above_stdio(fds[i]) == -1)
+			goto fail;
+	if (fcntl(r->pin[1], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(r->pout[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(r->perr[0], F_SETFL, O_NONBLOCK) == -1)
+		goto fail;
+	return 0;
+fail:
+	tag_log(r->tag.p, LOG_WARNING, "spawn-failed: fcntl: %s",
+	    strerror(errno));
+	return -1;
+}
+
+/* Tag, environment, pipes and the hook's start-up record. */
+static int
+run_prepare(struct hk_run *r, const struct sh_event *ev)
+{
+	struct rlimit	 rl;
+
+	if (run_tag(r, ev) == -1) {
+		log_warn("hook: cannot start");
+		return -1;
+	}
+	if ((r->envp = env_build(r->cfg, ev, &r->nown)) == NULL) {
+		tag_log(r->tag.p, LOG_WARNING, "spawn-failed: environment: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (run_pipes(r) == -1)
+		return -1;
+	if (hk_stack() == -1) {
+		tag_log(r->tag.p, LOG_WARNING, "spawn-failed: mmap: %s",
+		    strerror(errno));
+		return -1;
+	}
+	r->c.argv = r->hook->argv;
+	r->c.envp = r->envp;
+	r->c.stdio[0] = r->pin[0];
+	r->c.stdio[1] = r->pout[1];
+	r->c.stdio[2] = r->perr[1];
+	r->c.errfd = r->pexec[1];
+	r->c.maxfd = HOOK_CLOSE_LOOP_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < INT_MAX)
+		r->c.maxfd = (int)rl.rlim_cur;
+	r->c.cpu = r->cfg->limit_cpu;
+	r->c.files = r->cfg->limit_files;
+	r->c.fsize = r->cfg->limit_fsize;
+	return 0;
+}
+
+/*
+ * Forks the supervisor.  Every signal is blocked across the fork, so that
+ * no handler of ours runs in the supervisor (it keeps them blocked) or in
+ * the hook (which resets them).  Back in the handler, SIGPIPE stays
+ * blocked while the body is written, so a hook that stops reading gives
+ * EPIPE, not a signal (libfcgi installs a handler; the default would kill
+ * us); run_free consumes one that our writes raised.
+ */
+static int
+run_spawn(struct hk_run *r)
+{
+	sigset_t	 mask, pend;
+	int		 save;
+
+	sigfillset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, &r->oldmask);
+	r->blocked = 1;
+	if ((r->sup = fork()) == 0)
+		sup_main(r);
+	save = errno;
+	sigpending(&pend);
+	r->pipe_pending = sigismember(&pend, SIGPIPE);
+	mask = r->oldmask;
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	if (r->sup == -1) {
+		tag_log(r->tag.p, LOG_WARNING, "spawn-failed: fork: %s",
+		    strerror(save));
+		return -1;
+	}
+	/* The ends that belong to the hook and to the supervisor. */
+	close_fd(&r->pin[0]);
+	close_fd(&r->pout[1]);
+	close_fd(&r->perr[1]);
+	close_fd(&r->pexec[0]);
+	close_fd(&r->pexec[1]);
+	close_fd(&r->pctl[0]);
+	close_fd(&r->pres[1]);
+	r->out.fd = r->pout[0];
+	r->pout[0] = -1;
+	r->err.fd = r->perr[0];
+	r->perr[0] = -1;
+	if (r->len == 0)
+		close_fd(&r->pin[1]);
+	return 0;
+}
+
+/* Reads the supervisor's next message; EOF (it is gone) leaves kind 0. */
+static void
+run_message(struct hk_run *r)
+{
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	memset(&r->msg, 0, sizeof(r->msg));
+	while (got < sizeof(r->msg)) {
+		n = read(r->pres[0], (char *)&r->msg + got,
+		    sizeof(r->msg) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got != sizeof(r->msg))
+		memset(&r->msg, 0, sizeof(r->msg));
+}
+
+/* The supervisor's first message: the hook runs, or why it does not. */
+static int
+run_started(struct hk_run *r, struct sh_hook_result *res)
+{
+	struct sh_buf	 esc;
+	const struct hk_msg *m = &r->msg;
+
+	run_message(r);
+	if (m->kind == HK_MSG_STARTED) {
+		res->spawned = 1;
+		return 0;
+	}
+	buf_init(&esc);
+	if (m->kind == HK_MSG_FAILED && m->step == HK_EXECVE &&
+	    buf_escape(&esc, r->hook->argv[0], strlen(r->hook->argv[0])) == 0)
+		tag_log(r->tag.p, LOG_WARNING, "spawn-failed: cannot "
+		    "execute %s: %s", esc.p, strerror(m->err));
+	else if (m->kind == HK_MSG_FAILED && m->step >= 0 &&
+	    m->step < HK_NSTEPS)
+		tag_log(r->tag.p, LOG_WARNING, "spawn-failed: %s: %s",
+		    hk_step_name[m->step], strerror(m->err));
+	else
+		tag_log(r->tag.p, LOG_WARNING, "spawn-failed");
+	buf_free(&esc);
+	res->status = m->status;
+	return -1;
+}
+
+/* One command to the supervisor; if it is gone, its last message (or
+ * EOF) is already on its way. */
+static void
+run_command(struct hk_run *r, unsigned char cmd)
+{
+	ssize_t	 n;
+
+	do
+		n = write(r->pctl[1], &cmd, 1);
+	while (n == -1 && errno == EINTR);
+}
+
+/* hook_timeout: SIGTERM to the hook's process group, then SIGKILL to all
+ * of the run SH_HOOK_KILL_GRACE seconds later, both by the supervisor.
+ * Returns the milliseconds until the next step (-1: none). */
+static int
+run_timeout(struct hk_run *r, struct sh_hook_result *res)
+{
+	double		 now = mono_now();
+	double		 deadline = r->start + (double)r->cfg->hook_timeout;
+	double		 kill_at = deadline + SH_HOOK_KILL_GRACE;
+
+	if (!r->term_sent && now >= deadline) {
+		tag_log(r->tag.p, LOG_WARNING, "timeout=%ld signal=TERM",
+		    r->cfg->hook_timeout);
+		run_command(r, HK_CMD_TERM);
+		r->term_sent = res->timed_out = 1;
+	}
+	if (r->term_sent && !r->kill_sent && now >= kill_at) {
+		tag_log(r->tag.p, LOG_WARNING, "timeout=%ld signal=KILL",
+		    r->cfg->hook_timeout);
+		run_command(r, HK_CMD_KILL);
+		r->kill_sent = 1;
+	}
+	if (r->kill_sent)
+		return -1;
+	return (int)(((r->term_sent ? kill_at : deadline) - now) * 1000) + 1;
+}
+
+/* Writes what the hook's stdin takes; a hook that stopped reading (EPIPE)
+ * is not a failure. */
+static void
+run_feed(struct hk_run *r)
+{
+	ssize_t	 n;
+
+	n = write(r->pin[1], r->body + r->off, r->len - r->off);
+	if (n > 0)
+		r->off += (size_t)n;
+	else if (n == -1 && errno != EINTR && errno != EAGAIN &&
+	    errno != EWOULDBLOCK)
+		r->off = r->len;
+	if (r->off == r->len)
+		close_fd(&r->pin[1]);
+}
+
+/*
+ * Feed and drain: the body goes to stdin while stdout and stderr are
+ * read, all through one poll loop on non-blocking ends, so neither side
+ * can block the other.  The loop ends with the supervisor's last message,
+ * which it sends once the hook and everything it started are gone.
+ */
+static void
+run_io(struct hk_run *r, struct sh_hook_result *res)
+{
+	struct pollfd	 pfd[4];
+	int		 i, np, ms;
+
+	while (r->msg.kind != HK_MSG_DONE) {
+		if (!r->kill_sent && guard_lost(mono_now())) {
+			/* The lock's session is lost (hook_guard). */
+			run_command(r, HK_CMD_KILL);
+			r->term_sent = r->kill_sent = res->lost = 1;
+		}
+		ms = guard_bound(mono_now(), run_timeout(r, res));
 		np = 0;
 		memset(pfd, 0, sizeof(pfd));
-		if (pin[1] != -1) {
-			pfd[np].fd = pin[1];
+		if (r->pin[1] != -1) {
+			pfd[np].fd = r->pin[1];
 			pfd[np++].events = POLLOUT;
 		}
-		if (out.fd != -1) {
-			pfd[np].fd = out.fd;
+		if (r->out.fd != -1) {
+			pfd[np].fd = r->out.fd;
 			pfd[np++].events = POLLIN;
 		}
-		if (err.fd != -1) {
-			pfd[np].fd = err.fd;
+		if (r->err.fd != -1) {
+			pfd[np].fd = r->err.fd;
 			pfd[np++].events = POLLIN;
 		}
-		if (pidfd != -1) {
-			pfd[np].fd = pidfd;
-			pfd[np++].events = POLLIN;
-		}
+		pfd[np].fd = r->pres[0];
+		pfd[np++].events = POLLIN;
 		if (poll(pfd, (nfds_t)np, ms) == -1) {
 			if (errno == EINTR)
 				continue;
-			tag_log(tag.p, LOG_WARNING, "poll: %s",
+			/* Cannot wait on the pipes: end the run. */
+			tag_log(r->tag.p, LOG_WARNING, "poll: %s",
 			    strerror(errno));
-			/* Cannot wait on the pipes: just wait for the hook. */
-			close_fd(&pin[1]);
-			if (!term_sent)
-				(void)kill(-pid, SIGKILL);
+			run_command(r, HK_CMD_KILL);
+			run_message(r);
 			break;
 		}
 		for (i = 0; i < np; i++) {
 			if (pfd[i].revents == 0)
 				continue;
-			if (pfd[i].fd == pin[1]) {
-				n = write(pin[1], body + off, len - off);
-				if (n > 0)
-					off += (size_t)n;
-				else if (n == -1 && errno != EINTR &&
-				    errno != EAGAIN && errno != EWOULDBLOCK)
-					off = len;	/* EPIPE: not a failure */
-				if (off == len)
-					close_fd(&pin[1]);
-			} else if (pfd[i].fd == out.fd)
-				out_read(&lg, &out, 0);
-			else if (pfd[i].fd == err.fd)
-				out_read(&lg, &err, 0);
+			if (pfd[i].fd == r->pin[1])
+				run_feed(r);
+			else if (pfd[i].fd == r->out.fd)
+				out_read(&r->lg, &r->out, 0);
+			else if (pfd[i].fd == r->err.fd)
+				out_read(&r->lg, &r->err, 0);
+			else if (pfd[i].fd == r->pres[0]) {
+				run_message(r);
+				if (r->msg.kind != HK_MSG_DONE)
+					break;	/* lost: no more to wait for */
+			}
 		}
-		if (pidfd == -1 || (pfd[np - 1].revents != 0))
-			exited = hook_exited(pid);
+		if (pfd[np - 1].revents != 0 && r->msg.kind != HK_MSG_DONE)
+			break;
 	}
+}
 
-	/* The hook is gone (or beyond our pipes): take what is buffered. */
-	close_fd(&pin[1]);
-	out_read(&lg, &out, 1);
-	out_read(&lg, &err, 1);
-	out_flush(&lg, &out);
-	out_flush(&lg, &err);
-	if (term_sent && !kill_sent)
-		(void)kill(-pid, SIGKILL);	/* the rest of a timed-out group */
-	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+/* Wait: takes what is still buffered (the run is over, so whatever held
+ * the pipes is gone) and reaps the supervisor. */
+static void
+run_finish(struct hk_run *r, struct sh_hook_result *res)
+{
+	pid_t	 w;
+	int	 st;
+
+	close_fd(&r->pin[1]);
+	out_read(&r->lg, &r->out, 1);
+	out_read(&r->lg, &r->err, 1);
+	out_flush(&r->lg, &r->out);
+	out_flush(&r->lg, &r->err);
+	while ((w = waitpid(r->sup, &st, 0)) == -1 && errno == EINTR)
 		;
-	if (w == -1) {
-		/* Reaped elsewhere: the outcome is unknown, so not a success. */
-		tag_log(tag.p, LOG_WARNING, "waitpid: %s", strerror(errno));
-		status = W_EXITCODE(127, 0);
-	}
-	res->status = status;
-	res->ok = !res->timed_out && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0;
+	r->sup = -1;
+	if (r->msg.kind != HK_MSG_DONE) {
+		/* The supervisor died (or was reaped elsewhere) before it
+		 * knew the outcome: not a success. */
+		tag_log(r->tag.p, LOG_WARNING, "supervisor lost: %s",
+		    w == -1 ? strerror(errno) : "exited early");
+		res->status = W_EXITCODE(127, 0);
+	} else
+		res->status = r->msg.status;
+	res->ok = !res->timed_out && WIFEXITED(res->status) &&
+	    WEXITSTATUS(res->status) == 0;
+}
 
-done:
-	res->seconds = mono_now() - start;
-	if (blocked) {
+static void
+run_free(struct hk_run *r)
+{
+	sigset_t	 pipeset, pend;
+	struct timespec	 zero = { 0, 0 };
+	pid_t		 w;
+	int		 i;
+
+	/* A supervisor that never reported (spawn failure): closing the
+	 * control pipe tells it to end the run; then reap it. */
+	close_fd(&r->pctl[1]);
+	if (r->sup > 0)
+		while ((w = waitpid(r->sup, NULL, 0)) == -1 && errno == EINTR)
+			;
+	if (r->blocked) {
 		/* Consume a SIGPIPE our writes raised, then restore. */
-		if (!pipe_pending) {
+		sigemptyset(&pipeset);
+		sigaddset(&pipeset, SIGPIPE);
+		if (!r->pipe_pending) {
 			sigpending(&pend);
 			if (sigismember(&pend, SIGPIPE))
 				(void)sigtimedwait(&pipeset, NULL, &zero);
 		}
-		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		sigprocmask(SIG_SETMASK, &r->oldmask, NULL);
 	}
-	if (pidfd != -1)
-		close(pidfd);
-	close_fd(&out.fd);
-	close_fd(&err.fd);
+	close_fd(&r->out.fd);
+	close_fd(&r->err.fd);
 	for (i = 0; i < 2; i++) {
-		close_fd(&pin[i]);
-		close_fd(&pout[i]);
-		close_fd(&perr[i]);
-		close_fd(&pexec[i]);
+		close_fd(&r->pin[i]);
+		close_fd(&r->pout[i]);
+		close_fd(&r->perr[i]);
+		close_fd(&r->pexec[i]);
+		close_fd(&r->pctl[i]);
+		close_fd(&r->pres[i]);
 	}
-	buf_free(&out.line);
-	buf_free(&err.line);
-	buf_free(&tag);
-	buf_free(&esc);
-	env_free(envp, nown);
+	buf_free(&r->out.line);
+	buf_free(&r->err.line);
+	buf_free(&r->tag);
+	env_free(r->envp, r->nown);
+}
+
+/*
+ * Runs one hook (stripehook(8) HOOKS): prepare, spawn (through the run's
+ * supervisor), feed and drain, wait.  The hook and everything it started
+ * are gone, killed if need be, and reaped before this returns; see the
+ * supervisor above for what happens when the handler dies first.
+ */
+int
+hook_run(const struct sh_config *cfg, const struct sh_hook *hook,
+    const struct sh_event *ev, const unsigned char *body, size_t len,
+    struct sh_hook_result *res)
+{
+	struct hk_run	 r;
+
+	memset(res, 0, sizeof(*res));
+	run_init(&r, cfg, hook, body, len);
+	if (run_prepare(&r, ev) == 0 && run_spawn(&r) == 0 &&
+	    run_started(&r, res) == 0) {
+		run_io(&r, res);
+		run_finish(&r, res);
+	}
+	res->seconds = mono_now() - r.start;
+	run_free(&r);
 	return res->ok ? 0 : -1;
 }

@@ -1,10 +1,11 @@
 /*
- * stripehook serve: a prefork FastCGI server (SPEC 1).  The master opens
- * the socket (or takes systemd's), switches to the configured user when
- * started as root, forks the workers that each run the FastCGI loop of
- * fcgi.c, replaces a worker that dies (with a back-off when it dies within a
- * second of starting), and on SIGTERM stops accepting, lets requests in
- * flight finish and exits with no child left.
+ * stripehook serve: a prefork FastCGI server (stripehook(8) serve).  The
+ * master opens the socket (or takes systemd's), switches to the
+ * configured user when started as root, forks the workers that each run
+ * the FastCGI loop of fcgi.c, replaces a worker that dies (with a
+ * back-off when it dies within a second of starting), and on SIGTERM
+ * stops accepting, lets requests in flight finish and exits with no
+ * child left.
  */
 #include "config.h"
 
@@ -35,7 +36,7 @@
 #define SERVE_BACKLOG		128
 #define SERVE_QUICK_DEATH	1	/* seconds: a worker dying sooner backs off */
 #define SERVE_BACKOFF_MAX	30	/* seconds */
-#define SERVE_SOCKET_MODE	0660	/* SPEC 1 */
+#define SERVE_SOCKET_MODE	0660	/* stripehook(8) serve */
 #define SERVE_SOCKET_UMASK	0117	/* makes a socket 0660 at bind */
 #define SERVE_TMP_SUFFIX	11	/* ".PID" of the temporary name */
 
@@ -44,6 +45,22 @@ struct worker {
 	time_t	 started;
 	time_t	 respawn_at;	/* when pid is 0 */
 	int	 backoff;
+};
+
+/* The master's state. */
+struct serve {
+	const char	*path;		/* the configuration file */
+	const char	*listen_addr;	/* NULL: systemd's socket */
+	char		*unix_path;	/* ours to remove at exit */
+	struct passwd	*pw;		/* the user to switch to, or NULL */
+	gid_t		 gid;		/* the socket's group, or -1 */
+	int		 fd;		/* the listening socket */
+	int		 nworkers;
+	struct worker	 w[SERVE_MAX_WORKERS];
+	long		 grace;		/* seconds a stop waits for workers */
+	int		 stopping;
+	time_t		 stop_deadline;
+	struct runner_slot rs;		/* ack receipt: a runner too */
 };
 
 static int	 sigpipe_fds[2] = { -1, -1 };
@@ -86,12 +103,100 @@ is_loopback(const struct sockaddr *sa)
 }
 
 /*
- * unix:/path: a socket of our own, mode 0660, group gid (when not -1).  An
- * existing path is replaced only when it is a socket.  The socket is bound
- * under a temporary name in the same directory with its final mode (by
- * the umask) and group, then renamed into place: it never shows up at
- * path with other permissions, and a socket already there is replaced
- * atomically.
+ * The directory of the socket must be one nobody else can change: owned
+ * by us or by root, and writable by group or others only with the sticky
+ * bit (then nobody else can rename or remove our names).  Otherwise a
+ * user who can write there could swap the names we create for links.
+ */
+static int
+socket_dir_safe(const char *path)
+{
+	struct stat	 st;
+	char		 dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char	*slash = strrchr(path, '/');
+	size_t		 len = (size_t)(slash - path);
+
+	if (len == 0)
+		len = 1;		/* the root directory */
+	if (len >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	if (stat(dir, &st) == -1) {
+		log_warn("--listen unix:%s: %s", path, dir);
+		return -1;
+	}
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0)) {
+		log_warnx("--listen unix:%s: the directory %s can be written "
+		    "by others (it must belong to root or to us, and be "
+		    "writable by group or others only with the sticky bit)",
+		    path, dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Binds fd to name with mode 0660 (by the umask) and group gid (by our
+ * effective group while binding, when root), so that no path-based chmod
+ * or chown ever runs on a name someone might have replaced.  Then checks,
+ * through an O_PATH descriptor of the name (never following a link),
+ * that it is our socket; a directory with the set-group-ID bit imposes
+ * its own group, which is changed through that descriptor.
+ */
+static int
+bind_owned(int fd, const char *name, size_t namelen, gid_t gid)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 mask;
+	gid_t			 egid = getegid();
+	int			 rc, pfd, save;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, name, namelen + 1);
+	if (gid != (gid_t)-1 && geteuid() == 0 && setegid(gid) == -1)
+		return -1;
+	mask = umask(SERVE_SOCKET_UMASK);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	save = errno;
+	umask(mask);
+	if (gid != (gid_t)-1 && geteuid() == 0 && setegid(egid) == -1)
+		fatal("setegid");
+	errno = save;
+	if (rc == -1)
+		return -1;
+	if ((pfd = open(name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	rc = -1;
+	if (fstat(pfd, &st) == -1)
+		goto done;
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 07777) != SERVE_SOCKET_MODE) {
+		errno = EPERM;
+		goto done;
+	}
+	if (gid != (gid_t)-1 && st.st_gid != gid &&
+	    fchownat(pfd, "", (uid_t)-1, gid, AT_EMPTY_PATH) == -1)
+		goto done;
+	rc = 0;
+done:
+	save = errno;
+	close(pfd);
+	errno = save;
+	return rc;
+}
+
+/*
+ * unix:/path: a socket of our own, mode 0660, group gid (when not -1), in
+ * a directory nobody else can write (socket_dir_safe).  An existing path
+ * is replaced only when it is a socket.  The socket is bound under a
+ * temporary name in the same directory with its final mode and group,
+ * then renamed into place: it never shows up at path with other
+ * permissions, and a socket already there is replaced atomically.
  */
 static int
 listen_unix(const char *path, gid_t gid)
@@ -99,8 +204,7 @@ listen_unix(const char *path, gid_t gid)
 	struct sockaddr_un	 sun;
 	struct stat		 st;
 	char			 tmp[sizeof(sun.sun_path)];
-	mode_t			 mask;
-	int			 fd, n, rc;
+	int			 fd, n;
 
 	n = snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
 	if (path[0] != '/' || n < 0 || (size_t)n >= sizeof(tmp)) {
@@ -108,6 +212,8 @@ listen_unix(const char *path, gid_t gid)
 		    "%zu bytes", path, sizeof(tmp) - 1 - SERVE_TMP_SUFFIX);
 		return -1;
 	}
+	if (socket_dir_safe(path) == -1)
+		return -1;
 	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 		log_warnx("%s exists and is not a socket", path);
 		return -1;
@@ -122,19 +228,7 @@ listen_unix(const char *path, gid_t gid)
 		log_warn("socket");
 		return -1;
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, tmp, (size_t)n + 1);
-	mask = umask(SERVE_SOCKET_UMASK);
-	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(mask);
-	if (rc == -1) {
-		log_warn("bind %s", tmp);
-		close(fd);
-		return -1;
-	}
-	if (chmod(tmp, SERVE_SOCKET_MODE) == -1 ||
-	    (gid != (gid_t)-1 && chown(tmp, (uid_t)-1, gid) == -1) ||
+	if (bind_owned(fd, tmp, (size_t)n, gid) == -1 ||
 	    rename(tmp, path) == -1) {
 		log_warn("cannot put the socket in place at %s", path);
 		close(fd);
@@ -205,7 +299,6 @@ bad:
 }
 
 /* A decimal number from the environment, or -1. */
-/* A number from the environment, or -1. */
 static long long
 env_number(const char *name)
 {
@@ -258,43 +351,41 @@ spawn_worker(int listenfd, const char *cfgpath)
 	_exit(fcgi_main(listenfd, cfgpath));
 }
 
-int
-serve_main(int argc, char **argv, const char *cfgpath)
+/*
+ * The longest a request in flight can still take: its header and body
+ * (stripehook(8) REQUESTS), then every hook up to its timeout and kill
+ * grace.
+ */
+static long
+serve_grace(const struct sh_config *cfg)
+{
+	return (cfg->hook_timeout + SH_HOOK_KILL_GRACE) *
+	    (long)(cfg->nhooks ? cfg->nhooks : 1) + SH_FCGI_HEADER_TIMEOUT +
+	    SH_FCGI_BODY_DEADLINE + 5;
+}
+
+/* Options; 0, or the exit status for a usage error. */
+static int
+serve_options(struct serve *sv, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "listen",	required_argument, NULL, 'l' },
 		{ "workers",	required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct worker		 w[SERVE_MAX_WORKERS];
-	struct runner_slot	 rs;
-	struct sh_config	*cfg;
-	struct sh_diag		 diag;
-	struct sigaction	 sa;
-	struct passwd		*pw = NULL;
-	struct pollfd		 pfd;
-	const char		*listen_addr = NULL, *path;
-	char			*unix_path = NULL;
-	gid_t			 gid = (gid_t)-1;
-	int			 nworkers = SH_DEFAULT_WORKERS, ch, fd = -1, i;
-	int			 stopping = 0, alive, timeout, status;
-	long			 grace;
-	time_t			 now, stop_deadline = 0;
-	pid_t			 pid;
-	unsigned char		 sigs[64];
-	ssize_t			 n, k;
+	int	 ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+c:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			cfgpath = optarg;
+			sv->path = optarg;
 			break;
 		case 'l':
-			listen_addr = optarg;
+			sv->listen_addr = optarg;
 			break;
 		case 'w':
-			if (parse_workers(optarg, &nworkers) == -1) {
+			if (parse_workers(optarg, &sv->nworkers) == -1) {
 				fprintf(stderr, "stripehook serve: --workers "
 				    "wants 1-%d\n", SERVE_MAX_WORKERS);
 				return 2;
@@ -309,76 +400,154 @@ serve_main(int argc, char **argv, const char *cfgpath)
 		    argv[optind]);
 		return 2;
 	}
-	path = cfgpath ? cfgpath : config_default_path();
+	return 0;
+}
 
-	/* Read the configuration once to learn the user and check it. */
-	memset(&diag, 0, sizeof(diag));
-	if ((cfg = config_load(path, &diag)) == NULL)
-		goto badcfg;
+/* The configuration as the starting user sees it: valid, and naming a
+ * user to switch to when we are root.  0, or -1 once said why on stderr. */
+static int
+serve_precheck(struct serve *sv)
+{
+	struct sh_config	*cfg;
+	int			 rc = -1;
+
+	if ((cfg = config_load_report(sv->path, 0, NULL)) == NULL)
+		return -1;
 	if (geteuid() == 0) {
 		if (cfg->user == NULL) {
-			diag_error(&diag, "%s: started as root without a user "
-			    "to switch to (set user)", path);
-			goto badcfg;
+			fprintf(stderr, "%s: started as root without a user "
+			    "to switch to (set user)\n", sv->path);
+			goto done;
 		}
-		if ((pw = getpwnam(cfg->user)) == NULL) {
-			diag_error(&diag, "%s: user %s does not exist", path,
-			    cfg->user);
-			goto badcfg;
+		if ((sv->pw = getpwnam(cfg->user)) == NULL) {
+			fprintf(stderr, "%s: user %s does not exist\n",
+			    sv->path, cfg->user);
+			goto done;
 		}
-		if (pw->pw_uid == 0) {
-			diag_error(&diag, "%s: user must not be root", path);
-			goto badcfg;
+		if (sv->pw->pw_uid == 0) {
+			fprintf(stderr, "%s: user must not be root\n",
+			    sv->path);
+			goto done;
 		}
-		gid = pw->pw_gid;
+		sv->gid = sv->pw->pw_gid;
 	}
 	log_use_syslog(cfg->log_syslog);
-	runner_slot_init(&rs, cfg);	/* ack receipt: a runner too */
-	/* The longest a request can take: its body, then every hook up to
-	 * its timeout and kill grace. */
-	grace = (cfg->hook_timeout + SH_HOOK_KILL_GRACE) *
-	    (long)(cfg->nhooks ? cfg->nhooks : 1) + SH_BODY_IDLE_TIMEOUT + 5;
+	runner_slot_init(&sv->rs, cfg);	/* ack receipt: a runner too */
+	sv->grace = serve_grace(cfg);
+	rc = 0;
+done:
 	config_free(cfg);
-	cfg = NULL;
+	return rc;
+}
 
-	if (listen_addr == NULL) {
-		if ((fd = listen_systemd()) == -1) {
+/* The listening socket: ours (unix or TCP) or systemd's.  0, or the exit
+ * status. */
+static int
+serve_bind(struct serve *sv)
+{
+	const char	*a = sv->listen_addr;
+
+	if (a == NULL) {
+		if ((sv->fd = listen_systemd()) == -1) {
 			fprintf(stderr, "stripehook serve: no --listen and no "
 			    "socket from systemd (LISTEN_FDS)\n");
 			return 2;
 		}
-	} else if (strncmp(listen_addr, "unix:", 5) == 0) {
-		if ((fd = listen_unix(listen_addr + 5, gid)) == -1)
+	} else if (strncmp(a, "unix:", 5) == 0) {
+		if ((sv->fd = listen_unix(a + 5, sv->gid)) == -1)
 			return 1;
-		if ((unix_path = strdup(listen_addr + 5)) == NULL)
+		if ((sv->unix_path = strdup(a + 5)) == NULL)
 			fatal("strdup");
-	} else if ((fd = listen_inet(listen_addr)) == -1)
+	} else if ((sv->fd = listen_inet(a)) == -1)
 		return 1;
-	if (listen(fd, SERVE_BACKLOG) == -1) {
+	if (listen(sv->fd, SERVE_BACKLOG) == -1) {
 		log_warn("listen");
-		close(fd);
-		if (unix_path != NULL) {
-			unlink(unix_path);
-			free(unix_path);
-		}
 		return 1;
 	}
+	return 0;
+}
 
-	if (pw != NULL) {
-		if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-		    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
-			fatal("cannot switch to user %s", pw->pw_name);
-		if (setuid(0) != -1)
-			fatalx("could regain root after switching user");
-	}
+/* Root: becomes the configured user for good. */
+static void
+serve_drop(const struct serve *sv)
+{
+	const struct passwd	*pw = sv->pw;
 
-	/* Now as the user hooks run as: the full load, secrets included. */
-	if ((cfg = config_load(path, &diag)) == NULL ||
-	    config_load_secrets(cfg, &diag) == -1)
-		goto badcfg;
+	if (pw == NULL)
+		return;
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
+		fatal("cannot switch to user %s", pw->pw_name);
+	if (setuid(0) != -1)
+		fatalx("could regain root after switching user");
+}
+
+/* As the user hooks run as: the full load, secrets included.  0, or -1
+ * once said why on stderr. */
+static int
+serve_fullcheck(struct serve *sv)
+{
+	struct sh_config	*cfg;
+
+	if ((cfg = config_load_report(sv->path, SH_LOAD_SECRETS,
+	    NULL)) == NULL)
+		return -1;
 	config_free(cfg);
-	cfg = NULL;
+	return 0;
+}
+
+/*
+ * SIGHUP: the workers reload themselves; the master reloads only to
+ * learn the stop grace of the configuration now in force (stripehook(8)
+ * serve).  Requests in flight may still run under the old one, so the
+ * grace never shrinks below it.
+ */
+static void
+serve_reload(struct serve *sv)
+{
+	struct sh_config	*cfg;
+	struct sh_diag		 diag;
+	long			 g;
+	int			 i;
+
+	for (i = 0; i < sv->nworkers; i++)
+		if (sv->w[i].pid > 0)
+			kill(sv->w[i].pid, SIGHUP);
+	runner_slot_kill(&sv->rs, SIGHUP);
+	memset(&diag, 0, sizeof(diag));
+	if ((cfg = config_load(sv->path, &diag)) != NULL &&
+	    config_load_secrets(cfg, &diag) == 0) {
+		g = serve_grace(cfg);
+		if (g > sv->grace)
+			sv->grace = g;
+	}
+	config_free(cfg);
 	diag_free(&diag);
+}
+
+/* SIGTERM, SIGINT: stop accepting; workers finish what they hold. */
+static void
+serve_stop(struct serve *sv)
+{
+	int	 i;
+
+	if (sv->stopping)
+		return;
+	sv->stopping = 1;
+	sv->stop_deadline = time(NULL) + sv->grace;
+	close(sv->fd);
+	sv->fd = -1;
+	for (i = 0; i < sv->nworkers; i++)
+		if (sv->w[i].pid > 0)
+			kill(sv->w[i].pid, SIGTERM);
+	runner_slot_kill(&sv->rs, SIGTERM);
+	log_info("stopping: requests in flight have up to %ld s", sv->grace);
+}
+
+static void
+serve_signals(void)
+{
+	struct sigaction sa;
 
 	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
@@ -392,149 +561,180 @@ serve_main(int argc, char **argv, const char *cfgpath)
 	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+}
 
-	memset(w, 0, sizeof(w));
-	for (i = 0; i < nworkers; i++) {
-		w[i].respawn_at = 0;
-		w[i].backoff = 1;
+/* Starts the workers that are due; returns the ms until the next is
+ * (-1: none waiting). */
+static int
+serve_spawn_due(struct serve *sv, time_t now)
+{
+	struct worker	*w;
+	int		 i, timeout = -1;
+	pid_t		 pid;
+
+	for (i = 0; i < sv->nworkers; i++) {
+		w = &sv->w[i];
+		if (w->pid > 0 || sv->stopping)
+			continue;
+		if (w->respawn_at <= now) {
+			if ((pid = spawn_worker(sv->fd, sv->path)) > 0) {
+				w->pid = pid;
+				w->started = now;
+				continue;
+			}
+			w->respawn_at = now + 1;
+		}
+		if (timeout == -1 || (w->respawn_at - now) * 1000 < timeout)
+			timeout = (int)(w->respawn_at - now) * 1000;
 	}
-	log_info("serving on %s with %d workers", listen_addr ?
-	    listen_addr : "the socket from systemd", nworkers);
+	(void)runner_slot_tick(&sv->rs, sv->path, (int[]){ sv->fd,
+	    sigpipe_fds[0], sigpipe_fds[1] }, 3, sv->stopping, now, &timeout);
+	return timeout;
+}
+
+/* While stopping: SIGTERM again each second (one that came just before
+ * a worker entered accept() is not lost), SIGKILL after the grace.
+ * Returns the number of workers alive. */
+static int
+serve_stopping(struct serve *sv, time_t now)
+{
+	int	 i, alive = 0;
+
+	for (i = 0; i < sv->nworkers; i++)
+		if (sv->w[i].pid > 0)
+			alive++;
+	if (sv->rs.pid > 0)
+		alive++;
+	if (alive > 0 && now >= sv->stop_deadline) {
+		log_warnx("workers still busy after %ld s: killing them",
+		    sv->grace);
+		for (i = 0; i < sv->nworkers; i++)
+			if (sv->w[i].pid > 0)
+				kill(sv->w[i].pid, SIGKILL);
+		runner_slot_kill(&sv->rs, SIGKILL);
+		sv->stop_deadline = now + 3600;
+	}
+	for (i = 0; i < sv->nworkers; i++)
+		if (sv->w[i].pid > 0)
+			kill(sv->w[i].pid, SIGTERM);
+	runner_slot_kill(&sv->rs, SIGTERM);
+	return alive;
+}
+
+/* Reaps every child that has ended; schedules its replacement. */
+static void
+serve_reap(struct serve *sv)
+{
+	struct worker	*w;
+	time_t		 now;
+	pid_t		 pid;
+	int		 i, status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		now = time(NULL);
+		if (runner_slot_reaped(&sv->rs, pid, status, sv->stopping, now))
+			continue;
+		for (i = 0; i < sv->nworkers; i++) {
+			w = &sv->w[i];
+			if (w->pid != pid)
+				continue;
+			w->pid = 0;
+			if (sv->stopping)
+				break;
+			if (now - w->started <= SERVE_QUICK_DEATH) {
+				w->respawn_at = now + w->backoff;
+				if (w->backoff < SERVE_BACKOFF_MAX)
+					w->backoff *= 2;
+			} else {
+				w->respawn_at = now;
+				w->backoff = 1;
+			}
+			if (WIFSIGNALED(status))
+				log_warnx("worker %ld killed by signal %d",
+				    (long)pid, WTERMSIG(status));
+			else
+				log_warnx("worker %ld exited with %d",
+				    (long)pid, WEXITSTATUS(status));
+			break;
+		}
+	}
+}
+
+/* Supervise: keep the workers running, act on signals, reap; until a
+ * stop has no worker left. */
+static void
+serve_supervise(struct serve *sv)
+{
+	struct pollfd	 pfd;
+	unsigned char	 sigs[64];
+	ssize_t		 n, k;
+	int		 timeout;
 
 	for (;;) {
-		now = time(NULL);
-		timeout = -1;
-		alive = 0;
-		for (i = 0; i < nworkers; i++) {
-			if (w[i].pid > 0) {
-				alive++;
-				continue;
-			}
-			if (stopping)
-				continue;
-			if (w[i].respawn_at <= now) {
-				if ((pid = spawn_worker(fd, path)) > 0) {
-					w[i].pid = pid;
-					w[i].started = now;
-					alive++;
-					continue;
-				}
-				w[i].respawn_at = now + 1;
-			}
-			if (timeout == -1 ||
-			    (w[i].respawn_at - now) * 1000 < timeout)
-				timeout = (int)(w[i].respawn_at - now) * 1000;
-		}
-		alive += runner_slot_tick(&rs, path, (int[]){ fd,
-		    sigpipe_fds[0], sigpipe_fds[1] }, 3, stopping, now,
-		    &timeout);
-		if (stopping) {
-			if (alive == 0)
+		timeout = serve_spawn_due(sv, time(NULL));
+		if (sv->stopping) {
+			if (serve_stopping(sv, time(NULL)) == 0)
 				break;
-			if (now >= stop_deadline) {
-				log_warnx("workers still busy after %ld s: "
-				    "killing them", grace);
-				for (i = 0; i < nworkers; i++)
-					if (w[i].pid > 0)
-						kill(w[i].pid, SIGKILL);
-				runner_slot_kill(&rs, SIGKILL);
-				stop_deadline = now + 3600;
-			}
-			/* Again each second: a TERM that came just before a
-			 * worker entered accept() is not lost. */
-			for (i = 0; i < nworkers; i++)
-				if (w[i].pid > 0)
-					kill(w[i].pid, SIGTERM);
-			runner_slot_kill(&rs, SIGTERM);
 			timeout = 1000;
 		}
-
 		pfd.fd = sigpipe_fds[0];
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, timeout) == -1 && errno != EINTR)
 			fatal("poll");
-		while ((n = read(sigpipe_fds[0], sigs, sizeof(sigs))) > 0) {
+		while ((n = read(sigpipe_fds[0], sigs, sizeof(sigs))) > 0)
 			for (k = 0; k < n; k++) {
-				switch (sigs[k]) {
-				case SIGTERM:
-				case SIGINT:
-					if (stopping)
-						break;
-					stopping = 1;
-					stop_deadline = time(NULL) + grace;
-					/* Stop accepting: workers finish. */
-					close(fd);
-					fd = -1;
-					for (i = 0; i < nworkers; i++)
-						if (w[i].pid > 0)
-							kill(w[i].pid, SIGTERM);
-					runner_slot_kill(&rs, SIGTERM);
-					log_info("stopping");
-					break;
-				case SIGHUP:
-					for (i = 0; i < nworkers; i++)
-						if (w[i].pid > 0)
-							kill(w[i].pid, SIGHUP);
-					runner_slot_kill(&rs, SIGHUP);
-					break;
-				default:
-					break;
-				}
+				if (sigs[k] == SIGTERM || sigs[k] == SIGINT)
+					serve_stop(sv);
+				else if (sigs[k] == SIGHUP)
+					serve_reload(sv);
 			}
-		}
-		/* Reap every child that has ended. */
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			now = time(NULL);
-			if (runner_slot_reaped(&rs, pid, status, stopping, now))
-				continue;
-			for (i = 0; i < nworkers; i++) {
-				if (w[i].pid != pid)
-					continue;
-				w[i].pid = 0;
-				if (stopping)
-					break;
-				if (now - w[i].started <= SERVE_QUICK_DEATH) {
-					w[i].respawn_at = now + w[i].backoff;
-					if (w[i].backoff < SERVE_BACKOFF_MAX)
-						w[i].backoff *= 2;
-				} else {
-					w[i].respawn_at = now;
-					w[i].backoff = 1;
-				}
-				if (WIFSIGNALED(status))
-					log_warnx("worker %ld killed by signal "
-					    "%d", (long)pid, WTERMSIG(status));
-				else
-					log_warnx("worker %ld exited with %d",
-					    (long)pid, WEXITSTATUS(status));
-				break;
-			}
-		}
+		serve_reap(sv);
 	}
-	if (fd != -1)
-		close(fd);
-	if (unix_path != NULL) {
-		unlink(unix_path);
-		free(unix_path);
+}
+
+/*
+ * stripehook serve (stripehook(8)): check the configuration, bind, drop
+ * privileges, check it again as the user hooks run as, supervise the
+ * workers, drain on SIGTERM.
+ */
+int
+serve_main(int argc, char **argv, const char *cfgpath)
+{
+	struct serve	 sv;
+	int		 i, rc;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.path = cfgpath;
+	sv.gid = (gid_t)-1;
+	sv.fd = -1;
+	sv.nworkers = SH_DEFAULT_WORKERS;
+	if ((rc = serve_options(&sv, argc, argv)) != 0)
+		return rc;
+	if (sv.path == NULL)
+		sv.path = config_default_path();
+	if (serve_precheck(&sv) == -1)
+		return 1;
+	if ((rc = serve_bind(&sv)) != 0)
+		goto done;
+	serve_drop(&sv);
+	if (serve_fullcheck(&sv) == -1) {
+		rc = 1;
+		goto done;
 	}
+	serve_signals();
+	for (i = 0; i < sv.nworkers; i++)
+		sv.w[i].backoff = 1;
+	log_info("serving on %s with %d workers", sv.listen_addr ?
+	    sv.listen_addr : "the socket from systemd", sv.nworkers);
+	serve_supervise(&sv);
 	log_info("stopped");
-	return 0;
-
-badcfg:
-	{
-		size_t j;
-
-		for (j = 0; j < diag.nerrors; j++)
-			fprintf(stderr, "%s\n", diag.errors[j]);
+	rc = 0;
+done:
+	if (sv.fd != -1)
+		close(sv.fd);
+	if (sv.unix_path != NULL) {
+		unlink(sv.unix_path);
+		free(sv.unix_path);
 	}
-	diag_free(&diag);
-	if (cfg != NULL)
-		config_free(cfg);
-	if (fd != -1)
-		close(fd);
-	if (unix_path != NULL) {
-		unlink(unix_path);
-		free(unix_path);
-	}
-	return 1;
+	return rc;
 }

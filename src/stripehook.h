@@ -41,6 +41,9 @@ struct json_object;
 #define SH_SIG_HEX_LEN		64
 #define SH_JSON_DEPTH		64
 #define SH_BODY_IDLE_TIMEOUT	30		/* seconds without progress */
+#define SH_FCGI_HEADER_TIMEOUT	30		/* FastCGI: seconds from accept
+						 * to a request's header */
+#define SH_FCGI_BODY_DEADLINE	60		/* FastCGI: seconds for a body */
 #define SH_DRAIN_MAX		67108864	/* bytes drained before an early answer */
 #define SH_ID_MAX		255
 #define SH_TYPE_MAX		255

@@ -285,7 +285,14 @@ hpost 1 "$W/ev/k1.json" "$W/req/k1.1" &
 bgpost=$!
 wait_for 30 test -s "$SV_MARKS/hold.pid" || bail "the hold hook did not start"
 hookpid=$(cat "$SV_MARKS/hold.pid")
-worker=$(awk '{print $4}' "/proc/$hookpid/stat")
+# The worker: the hook's ancestor whose parent is host 1's serve.
+worker=$hookpid
+while [ -n "$worker" ] && [ "$worker" -gt 1 ]; do
+	parent=$(sed 's/^.*) //' "/proc/$worker/stat" | cut -d' ' -f2)
+	[ "$parent" = "${HOST_PID[1]}" ] && break
+	worker=$parent
+done
+[ "$parent" = "${HOST_PID[1]}" ] || bail "no worker of host 1 above the hook"
 kill -KILL "$worker"
 wait_for 30 pid_gone "$hookpid"
 ok $? "host 1's worker killed mid-hook: its hook died with it"

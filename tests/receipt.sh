@@ -378,13 +378,26 @@ t_retry() {
 # The runner SIGKILLed mid-hook: the hook dies, nothing is recorded, the
 # event runs again (once to success).
 t_kill() {
-	local s=$1 id=evt_${1}_kill hp ep rp
+	local s=$1 id=evt_${1}_kill hp ep rp top
 	flag h1 "$id" hang
 	post1 "$s" "$id" "hook to be killed: queued" "$B_QUEUED"
 	wait_for $((20 * SLOW)) test -f "$R/flags/$id.h1.pid"
 	hp=$(cat "$R/flags/$id.h1.pid")
-	ep=$(ps -o ppid= -p "$hp" | tr -d ' ')
-	rp=$(ps -o ppid= -p "$ep" | tr -d ' ')
+	# The runner: `stripehook run` itself, or serve's child above the
+	# hook (the hook's supervisor and the attempt are in between).
+	if [ "$s" = serve ]; then
+		top=$SERVE_PID_R
+	else
+		top=RUNNER_$s
+		top=${!top}
+	fi
+	rp=$hp
+	while [ -n "$rp" ] && [ "$rp" -gt 1 ]; do
+		[ "$rp" = "$top" ] && break
+		ep=$(ps -o ppid= -p "$rp" | tr -d ' ')
+		[ "$ep" = "$top" ] && [ "$s" = serve ] && break
+		rp=$ep
+	done
 	if [ -z "$rp" ] || [ "$rp" -le 1 ]; then
 		ok 1 "$s: found the runner of the hook"
 		return

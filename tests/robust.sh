@@ -105,7 +105,7 @@ ok "$([ ! -e "$W/st/$PI_ID/payload" ]; echo $?)" \
 ok "$([ ! -e "$MARKS/pi.ran" ]; echo $?)" "stale payload: no hook ran"
 
 # ---- sign's timestamp --------------------------------------------------------
-# SPEC 3: t is [1-9][0-9]{0,17}; sign refuses what verify would call
+# stripehook(8) SIGNATURES: t is [1-9][0-9]{0,17}; sign refuses what verify would call
 # malformed.
 tool sign --secret-file "$W/secret" --timestamp 0 "$PI_EVENT" >/dev/null 2>&1
 is "$?" 2 "sign --timestamp 0 is a usage error"

@@ -4,8 +4,8 @@
 # spawn-fcgi, nginx + `stripehook serve`, Apache + mod_fcgid and Apache +
 # mod_proxy_fcgi.  Events are signed by Stripe's official Node library and
 # posted with curl.  Then `serve` itself: graceful stop with a request in
-# flight, a killed worker replaced, root without `user`, the socket's mode
-# and an existing file at its path.
+# flight, a killed worker replaced, root without `user`, the socket's mode,
+# an existing file at its path and a socket directory others can write.
 #
 # Every server listens on 127.0.0.1 or on a unix socket in the test's own
 # directory and is stopped on exit.  A missing server is a skip, unless
@@ -255,6 +255,22 @@ EOF
 	is "$(stat -c %G "$sock")" "$SV_GROUP" "serve: unix socket group $SV_GROUP"
 	sv_stop "$SERVE_PID"
 
+	# The stop grace follows the configuration in force after SIGHUP: a
+	# reload that raises hook_timeout to 100 gives requests in flight at
+	# least 100 s a hook (stripehook(8) serve).
+	grace_conf=$(sv_conf serve-grace "${SERVE_USER_LINE[@]}" "hook_timeout 1")
+	serve_start serve-grace "$grace_conf" "unix:$sock" 1
+	wait_for 10 serve_has_workers "$SERVE_PID" 1
+	new_conf=$(sv_conf serve-grace-new "${SERVE_USER_LINE[@]}" "hook_timeout 100")
+	mv "$new_conf" "$grace_conf"
+	kill -HUP "$SERVE_PID"
+	wait_for 10 grep -q "configuration reloaded" "$SERVE_LOG" ||
+		diag "no worker logged its reload"
+	sv_stop "$SERVE_PID"
+	g=$(sed -n 's/.*requests in flight have up to \([0-9]*\) s.*/\1/p' "$SERVE_LOG")
+	[ -n "$g" ] && [ "$g" -ge 400 ]
+	ok $? "serve: after a reload to hook_timeout 100, the stop grace follows (${g:-no} s)"
+
 	# An existing regular file at the socket path is left alone.
 	file=$W/run/not-a-socket
 	printf 'keep me\n' >"$file"
@@ -267,6 +283,18 @@ EOF
 	is "$?" 1 "serve: exit 1 when a regular file is at the socket path"
 	forget_pid "$p"
 	is "$(cat "$file")" "keep me" "serve: the regular file is not replaced"
+
+	# A socket directory that others can write is refused: whoever can
+	# write there could swap serve's names for links (stripehook(8) serve).
+	open_dir=$W/run/open
+	{ mkdir -p "$open_dir" && chmod 0777 "$open_dir"; } || bail "mkdir $open_dir"
+	env -i PATH=/usr/bin:/bin timeout 10 "$SV_BIN" -c "$conf" serve \
+	    --listen "unix:$open_dir/sock" >"$W/sv/open.log" 2>&1
+	is "$?" 1 "serve: exit 1 when others can write the socket's directory"
+	like "$(cat "$W/sv/open.log")" "can be written by others" \
+	    "serve: and says why ($(head -n 1 "$W/sv/open.log"))"
+	[ -z "$(ls -A "$open_dir")" ]
+	ok $? "serve: and creates nothing in that directory"
 
 	# systemd socket activation (LISTEN_FDS, as stripehook-serve.service
 	# would get it from a socket unit).
@@ -303,7 +331,7 @@ EOF
 		skip "serve as root without user: not running as root"
 	fi
 else
-	unavailable "serve" 16
+	unavailable "serve" 20
 fi
 
 tap_done

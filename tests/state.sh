@@ -475,9 +475,11 @@ raw_fcgi "$POOL_SOCK" "$EVK" "$(header_for "$EVK")" "$W/killf.out" &
 CLIENT=$!
 if wait_for $((10 * SLOW)) test -s "$FLAGS/h1.pid"; then
 	HOOKPID=$(cat "$FLAGS/h1.pid")
-	WORKER=$(sed 's/^.*) //' "/proc/$HOOKPID/stat" | cut -d' ' -f2)
+	# The hook's parent is its run's supervisor, whose parent is a worker.
+	SUP=$(sed 's/^.*) //' "/proc/$HOOKPID/stat" | cut -d' ' -f2)
+	WORKER=$(sed 's/^.*) //' "/proc/$SUP/stat" | cut -d' ' -f2)
 	like " ${POOL_PIDS[*]} " " $WORKER " \
-	    "fcgi kill: the hook's parent is a worker (pid $WORKER)"
+	    "fcgi kill: the hook runs under a worker (pid $WORKER)"
 	kill -KILL "$WORKER"
 	wait_for $((5 * SLOW)) pid_gone "$HOOKPID"
 	ok $? "fcgi kill: the hook died with its worker (PR_SET_PDEATHSIG)"

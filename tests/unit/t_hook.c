@@ -1,11 +1,13 @@
 /*
- * Unit tests for hook.c: pattern matching and running one hook (SPEC 5).
+ * Unit tests for hook.c: pattern matching and running one hook
+ * (stripehook(8) HOOKS).
  * Helper hooks are small sh scripts written at run time into a fresh
  * temporary directory.  The log (fd 2) is captured into a file around
  * each run and searched for the tagged, escaped lines.
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -410,14 +412,55 @@ test_timeouts(void)
 	run_free(&r);
 }
 
+/* The pid written into path by a hook, waiting up to 10 s; 0 if none. */
+static pid_t
+read_pid(const char *path)
+{
+	double	 t0;
+	char	*s = NULL;
+	pid_t	 pid;
+
+	for (t0 = now_mono(); now_mono() - t0 < 10; usleep(20000))
+		if ((s = slurp(path, NULL)) != NULL && strchr(s, '\n') != NULL)
+			break;
+		else {
+			free(s);
+			s = NULL;
+		}
+	if (s == NULL)
+		return 0;
+	pid = (pid_t)strtol(s, NULL, 10);
+	free(s);
+	return pid > 1 ? pid : 0;
+}
+
+/* 1 when pid no longer exists (not even as a zombie). */
+static int
+pid_gone(pid_t pid)
+{
+	return kill(pid, 0) == -1 && errno == ESRCH;
+}
+
+/* Kills what a failed check left running (with its process group, when
+ * it leads one after setsid). */
+static void
+pid_end(pid_t pid)
+{
+	if (pid > 1 && !pid_gone(pid)) {
+		(void)kill(-pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
+	}
+}
+
+/* stripehook(8) HOOKS: what the hook leaves behind is killed when it
+ * exits; a background child holding stdout does not make us wait. */
 static void
 test_background(const struct sh_config *cfg)
 {
 	struct run	 r;
 	char		 pidf[600];
 	char		*a[] = { NULL, pidf, NULL };
-	char		*s;
-	long		 bg;
+	pid_t		 bg;
 
 	snprintf(pidf, sizeof(pidf), "%s/bg.pid", dir);
 	a[0] = (char *)script("bg.sh", "#!/bin/sh\n"
@@ -428,16 +471,37 @@ test_background(const struct sh_config *cfg)
 	    r.elapsed);
 	ok(logged(&r, "stream=stdout line=\"started\""),
 	    "background child: output before exit logged");
-	/* The background sleep is not ours to reap; end it. */
-	if ((s = slurp(pidf, NULL)) != NULL) {
-		bg = strtol(s, NULL, 10);
-		ok(bg > 1 && kill((pid_t)bg, 0) == 0,
-		    "background child: left running");
-		if (bg > 1)
-			kill((pid_t)bg, SIGKILL);
-		free(s);
-	} else
-		ok(0, "background child: pid file");
+	bg = read_pid(pidf);
+	ok(bg > 0 && pid_gone(bg),
+	    "background child: killed and reaped when the hook exits");
+	pid_end(bg);
+	run_free(&r);
+}
+
+/* A timed-out hook leaves nothing behind, not even a child that left its
+ * process group (setsid) and ignores SIGTERM. */
+static void
+test_timeout_setsid(void)
+{
+	struct sh_config cfg;
+	struct run	 r;
+	char		 pidf[600];
+	char		*a[] = { NULL, pidf, NULL };
+	pid_t		 bg;
+
+	cfg_init(&cfg);
+	cfg.hook_timeout = 1;
+	snprintf(pidf, sizeof(pidf), "%s/ss.pid", dir);
+	a[0] = (char *)script("ss.sh", "#!/bin/sh\n"
+	    "setsid sh -c 'trap \"\" TERM; echo $$ > \"$1.tmp\"; "
+	    "mv \"$1.tmp\" \"$1\"; exec sleep 30' sh \"$1\" &\n"
+	    "sleep 30\n", 0755);
+	run_hook(&r, &cfg, a, NULL, "{}", 2);
+	ok(r.res.timed_out, "setsid child: the hook timed out");
+	bg = read_pid(pidf);
+	ok(bg > 0 && pid_gone(bg),
+	    "setsid child of a timed-out hook: killed and reaped");
+	pid_end(bg);
 	run_free(&r);
 }
 
@@ -467,7 +531,7 @@ test_io(const struct sh_config *cfg)
 	run_hook(&r, cfg, ac, NULL, body, blen);
 	ok(r.res.ok, "chatty: 5 MB out before 2 MB in: ok");
 	nlines = count(r.log, "stream=stdout line=\"hello\"");
-	/* SPEC 5: 64 KiB a run; "hello\n" is 6 bytes. */
+	/* stripehook(8) HOOKS: 64 KiB a run; "hello\n" is 6 bytes. */
 	ok(nlines > 0 && nlines * 6 <= SH_HOOK_OUTPUT_MAX &&
 	    nlines * 6 > SH_HOOK_OUTPUT_MAX - SH_HOOK_LINE_MAX,
 	    "chatty: output logged up to 64 KiB (%d lines)", nlines);
@@ -789,7 +853,7 @@ test_low_fds(const struct sh_config *cfg)
 	run_free(&r);
 }
 
-/* SPEC 8: the hook dies with its handler (PR_SET_PDEATHSIG). */
+/* stripehook(8) DELIVERY: the hook dies with its handler. */
 static void
 test_pdeathsig(const struct sh_config *cfg)
 {
@@ -843,6 +907,65 @@ test_pdeathsig(const struct sh_config *cfg)
 		kill(hk, SIGKILL);
 }
 
+/*
+ * stripehook(8) DELIVERY: a handler killed mid-hook leaves nothing of the
+ * run behind, also what the hook started in the background or in a
+ * session of its own, and the event's lock (here a flock the handler
+ * holds) stays held until all of it is gone.
+ */
+static void
+test_handler_killed(const struct sh_config *cfg)
+{
+	struct sh_event	 ev;
+	struct sh_hook	 h;
+	struct sh_hook_result res;
+	char		 pidf[600], lockf[600];
+	char		*a[] = { NULL, pidf, NULL };
+	pid_t		 handler, bg;
+	double		 t0;
+	int		 fd, nul, locked = 0, early = 0;
+
+	snprintf(pidf, sizeof(pidf), "%s/hk.pid", dir);
+	snprintf(lockf, sizeof(lockf), "%s/lock", dir);
+	a[0] = (char *)script("hk.sh", "#!/bin/sh\n"
+	    "setsid sh -c 'trap \"\" TERM HUP; sleep 30; "
+	    "echo ran > \"$1.late\"' sh \"$1\" &\n"
+	    "echo $! > \"$1.tmp\"\nmv \"$1.tmp\" \"$1\"\nexec sleep 30\n",
+	    0755);
+	ev_init(&ev);
+	mkhook(&h, a);
+	fflush(stdout);
+	if ((handler = fork()) == 0) {
+		if ((fd = open(lockf, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+		    flock(fd, LOCK_EX) == -1)
+			_exit(1);
+		if ((nul = open("/dev/null", O_WRONLY)) != -1)
+			dup2(nul, STDERR_FILENO);
+		hook_run(cfg, &h, &ev, (const unsigned char *)"{}", 2, &res);
+		_exit(0);
+	}
+	bg = read_pid(pidf);
+	kill(handler, SIGKILL);
+	waitpid(handler, NULL, 0);
+	/* The lock comes free only once the run is gone. */
+	fd = open(lockf, O_RDWR | O_CLOEXEC);
+	for (t0 = now_mono(); fd != -1 && now_mono() - t0 < 10;
+	    usleep(20000)) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			locked = 1;
+			early = bg > 0 && !pid_gone(bg);
+			break;
+		}
+	}
+	if (fd != -1)
+		close(fd);
+	ok(bg > 0 && locked && pid_gone(bg),
+	    "handler killed: the hook's setsid background child is gone");
+	ok(locked && !early,
+	    "handler killed: the lock is held until the run is gone");
+	pid_end(bg);
+}
+
 int
 main(void)
 {
@@ -873,6 +996,8 @@ main(void)
 	test_process(&cfg);
 	test_low_fds(&cfg);
 	test_pdeathsig(&cfg);
+	test_timeout_setsid();
+	test_handler_killed(&cfg);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
