@@ -15,7 +15,12 @@
 . "$tests_dir/servers-lib.sh"
 # shellcheck source=tests/pg-lib.sh
 . "$tests_dir/pg-lib.sh"
-trap 'pg_cleanup; cleanup' EXIT
+# The hosts' logs are kept with the others (tests/secrets.sh reads them).
+keep_host_logs() {
+	cp "$W"/sv/*.log "$W/run/" 2>/dev/null
+	return 0
+}
+trap 'keep_host_logs; pg_cleanup; cleanup' EXIT
 
 PG_PASSWORD=pg-password-canary-7f3e
 printf '%s\n' "$PG_PASSWORD" >>"$W/secrets.list"
@@ -338,6 +343,52 @@ all=$(sort -u "$SV_MARKS/runs" | wc -l)
 t_is "after the restart: 30 events, each hook ran once" "$all $twice" "30 0"
 grep -q 'database: ' "$W/sv/host1.log"
 ok $? "the hosts logged why they answered 500"
+
+# A load across the three hosts, as Stripe sends it: every event three
+# times, copies at once on different hosts, host 3 killed (serve and its
+# workers) and started again during the run, every delivery not answered
+# 200 delivered again until it is.  0 lost, 0 double.
+sv_clear_marks
+LOAD_N=60
+load_send() {	# load_send I COPY HOST
+	hpost "$3" "$W/ev/m$1.json" "$W/req/m$1.$2"
+	if [ "$(cut -d' ' -f1 <"$W/req/m$1.$2")" = 200 ]; then
+		: >"$W/req/m$1.done"
+	fi
+}
+for ((i = 0; i < LOAD_N; i++)); do
+	make_event "$W/ev/m$i.json" "evt_pg_mix_$i" test.count
+done
+for ((i = 0; i < LOAD_N; i++)); do
+	if [ "$i" = $((LOAD_N / 2)) ]; then
+		kill -KILL "${HOST_PID[3]}"
+		wait "${HOST_PID[3]}" 2>/dev/null
+		forget_pid "${HOST_PID[3]}"
+		rm -f "$W/sv/host3.sock"
+		serve_start host3 "$W/sv/host3.conf" "unix:$W/sv/host3.sock" 2
+		HOST_PID[3]=$SERVE_PID
+	fi
+	jobs_=()
+	for c in 1 2 3; do
+		load_send "$i" "$c" $(((i + c) % 3 + 1)) &
+		jobs_+=($!)
+	done
+	wait "${jobs_[@]}"
+done
+for ((round = 0; round < 20; round++)); do
+	left=0
+	for ((i = 0; i < LOAD_N; i++)); do
+		[ -e "$W/req/m$i.done" ] && continue
+		left=$((left + 1))
+		load_send "$i" "r$round" $((RANDOM % 3 + 1))
+	done
+	[ "$left" = 0 ] && break
+done
+t_is "load across hosts with one killed: every event answered 200 in the end" \
+    "$(ls "$W"/req/m*.done | wc -l | tr -d ' ')" "$LOAD_N"
+t_is "load across hosts: 0 lost, 0 double" \
+    "$(grep -c '^count evt_pg_mix_' "$SV_MARKS/runs") $(sort "$SV_MARKS/runs" | uniq -d | wc -l | tr -d ' ')" \
+    "$LOAD_N 0"
 
 # A host cut off from the database mid-hook (its traffic goes through a
 # proxy the test freezes): it kills its hook when the session does not
