@@ -19,6 +19,9 @@ PG_PORT=
 PG_UP=0
 PG_DB=stripehook
 PG_ROLE=stripehook
+PG_LISTEN=${PG_LISTEN:-127.0.0.1}	# the address it listens on
+PG_NS=${PG_NS:-}		# a network namespace to run it in
+PG_OPTS=${PG_OPTS:-}		# more server options
 
 if [ "$(id -u)" -eq 0 ]; then
 	if id postgres >/dev/null 2>&1; then
@@ -32,7 +35,9 @@ fi
 
 # pg_as CMD...: CMD as the cluster's user.
 pg_as() {
-	if [ "$(id -u)" -eq 0 ]; then
+	if [ -n "$PG_NS" ]; then
+		ip netns exec "$PG_NS" runuser -u "$PG_OS_USER" -- "$@"
+	elif [ "$(id -u)" -eq 0 ]; then
 		runuser -u "$PG_OS_USER" -- "$@"
 	else
 		"$@"
@@ -60,6 +65,12 @@ pg_init() {
 	pg_as "$PG_BINDIR/initdb" -D "$PG_T/data" -U "$PG_ROLE" \
 	    --auth=trust -E UTF8 --no-locale >"$PG_T/initdb.log" 2>&1 ||
 		bail "initdb failed: $(tail -5 "$PG_T/initdb.log")"
+	# Clients on a test network of its own (tests/pg-hosts.sh).
+	if [ -n "${PG_HBA_NET:-}" ]; then
+		printf 'host all all %s trust\n' "$PG_HBA_NET" |
+			pg_as tee -a "$PG_T/data/pg_hba.conf" >/dev/null ||
+			bail "pg_hba.conf"
+	fi
 	pg_start_cluster
 	pg_as "$PG_BINDIR/createdb" -h "$PG_T/sock" -p "$PG_PORT" \
 	    -U "$PG_ROLE" "$PG_DB" || bail "createdb failed"
@@ -68,9 +79,9 @@ pg_init() {
 # pg_start_cluster: starts it and waits until it answers.
 pg_start_cluster() {
 	pg_as "$PG_BINDIR/pg_ctl" -D "$PG_T/data" -l "$PG_T/log/server.log" -w \
-	    -t 60 -o "-c listen_addresses=127.0.0.1 -p $PG_PORT \
+	    -t 60 -o "-c listen_addresses=$PG_LISTEN -p $PG_PORT \
 	    -c unix_socket_directories=$PG_T/sock -c fsync=off \
-	    -c max_connections=200" start >/dev/null ||
+	    -c max_connections=200 $PG_OPTS" start >/dev/null ||
 		bail "pg_ctl start failed: $(tail -5 "$PG_T/log/server.log")"
 	PG_UP=1
 }
@@ -91,7 +102,7 @@ psql_do() {
 
 # The conninfo the hosts use: TCP on 127.0.0.1.
 pg_conninfo() {
-	printf 'host=127.0.0.1 port=%s dbname=%s user=%s' "$PG_PORT" \
+	printf 'host=%s port=%s dbname=%s user=%s' "$PG_LISTEN" "$PG_PORT" \
 	    "$PG_DB" "$PG_ROLE"
 }
 
