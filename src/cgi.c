@@ -59,8 +59,9 @@ cgi_write(void *ctx, const void *buf, size_t len)
 
 /* The environment's value, or NULL when unset. */
 static const char *
-param(const char *name)
+cgi_param(void *arg, const char *name)
 {
+	(void)arg;
 	return getenv(name);
 }
 
@@ -72,31 +73,18 @@ cgi_main(void)
 	struct sh_diag		 diag;
 	const char		*why = NULL;
 
-	memset(&diag, 0, sizeof(diag));
 	if (geteuid() == 0)
 		log_warnx("running as root: run the CGI program as an "
 		    "unprivileged user");
 	/* CGI takes the configuration from STRIPEHOOK_CONFIG only
 	 * (stripehook(8) DESCRIPTION). */
-	cfg = config_load(config_default_path(), &diag);
-	if (cfg != NULL && config_load_secrets(cfg, &diag) == -1) {
-		config_free(cfg);
-		cfg = NULL;
-	}
+	cfg = config_load_diag(NULL, SH_LOAD_SECRETS, &diag);
 	if (cfg == NULL)
 		why = diag.nerrors > 0 ? diag.errors[0] : "cannot load";
 	else if (cfg->log_syslog)
 		log_use_syslog(1);
 
-	memset(&rq, 0, sizeof(rq));
-	rq.method = param("REQUEST_METHOD");
-	rq.content_length = param("CONTENT_LENGTH");
-	rq.signature = param("HTTP_STRIPE_SIGNATURE");
-	rq.remote_addr = param("REMOTE_ADDR");
-	rq.request_id = param("REQUEST_ID");
-	if (rq.request_id == NULL)
-		rq.request_id = param("HTTP_X_REQUEST_ID");
-	rq.content_type = param("CONTENT_TYPE");
+	request_params(&rq, cgi_param, NULL);
 	rq.read = cgi_read;
 	rq.write = cgi_write;
 	rq.drain_early = 1;

@@ -1027,29 +1027,38 @@ diag_print(const struct sh_diag *d, int flags)
 }
 
 struct sh_config *
+config_load_diag(const char *path, int flags, struct sh_diag *d)
+{
+	struct sh_config *cfg;
+
+	if (path == NULL)
+		path = config_default_path();
+	memset(d, 0, sizeof(*d));
+	cfg = config_load(path, d);
+	if (cfg != NULL && (flags & SH_LOAD_SECRETS))
+		(void)config_load_secrets(cfg, d);
+	if (d->nerrors == 0 && cfg == NULL)
+		diag_error(d, "%s: cannot load the configuration", path);
+	if (d->nerrors > 0 && cfg != NULL && !(flags & SH_LOAD_PARTIAL)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
+	return cfg;
+}
+
+struct sh_config *
 config_load_report(const char *path, int flags, size_t *nerrors)
 {
 	struct sh_config *cfg;
 	struct sh_diag	  d;
 	size_t		  n;
 
-	if (path == NULL)
-		path = config_default_path();
-	memset(&d, 0, sizeof(d));
-	cfg = config_load(path, &d);
-	if (cfg != NULL && (flags & SH_LOAD_SECRETS))
-		(void)config_load_secrets(cfg, &d);
+	cfg = config_load_diag(path, flags, &d);
 	/* Out of memory may lose a message, never the failure. */
-	if ((n = d.nerrors) == 0 && cfg == NULL) {
-		diag_error(&d, "%s: cannot load the configuration", path);
+	if ((n = d.nerrors) == 0 && cfg == NULL)
 		n = 1;
-	}
 	diag_print(&d, flags);
 	diag_free(&d);
-	if (n > 0 && cfg != NULL && !(flags & SH_LOAD_PARTIAL)) {
-		config_free(cfg);
-		cfg = NULL;
-	}
 	if (nerrors != NULL)
 		*nerrors = n;
 	return cfg;

@@ -391,34 +391,34 @@ event_free(struct sh_event *ev)
 	ev->livemode = -1;
 }
 
+#define EVENT_ID_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"abcdefghijklmnopqrstuvwxyz0123456789_-"
+#define EVENT_TYPE_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_.[]"
+
+/* 1 when s has 1 to max bytes, each one of set (a NUL never is). */
+static int
+word_valid(const char *s, size_t len, size_t max, const char *set)
+{
+	size_t	 i;
+
+	if (s == NULL || len == 0 || len > max)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] == '\0' || strchr(set, s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
 /* "invalid event id" unless 1-255 characters of A-Z a-z 0-9 _ -. */
 int
 event_id_valid(const char *s, size_t len)
 {
-	size_t	 i;
-
-	if (s == NULL || len == 0 || len > SH_ID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return 0;
-	return 1;
+	return word_valid(s, len, SH_ID_MAX, EVENT_ID_CHARS);
 }
 
 /* "invalid event type" unless 1-255 characters of a-z 0-9 _ . [ ]. */
 int
 event_type_valid(const char *s, size_t len)
 {
-	size_t	 i;
-
-	if (s == NULL || len == 0 || len > SH_TYPE_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		    s[i] == '.' || s[i] == '[' || s[i] == ']'))
-			return 0;
-	return 1;
+	return word_valid(s, len, SH_TYPE_MAX, EVENT_TYPE_CHARS);
 }

@@ -65,15 +65,6 @@ on_signal(int sig)
 	alarm(1);
 }
 
-static double
-fcgi_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * libfcgi has no read timeout, and polling the connection is wrong:
  * libfcgi reads the socket in large chunks, so the body (often the whole
@@ -111,7 +102,7 @@ fcgi_read(void *ctx, void *buf, size_t len, int timeout)
 {
 	struct fcgi_conn *conn = ctx;
 	FCGX_Stream	*in = conn->req.in;
-	double		 now = fcgi_now(), left;
+	double		 now = mono_now(), left;
 	size_t		 avail;
 	int		 n, m, err;
 
@@ -163,26 +154,25 @@ fcgi_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+/* A parameter of the request, or NULL when absent. */
+static const char *
+fcgi_param(void *envp, const char *name)
+{
+	return FCGX_GetParam(name, envp);
+}
+
 /* Loads configuration and secrets; NULL with *why filled on failure. */
 static struct sh_config *
 load(const char *path, char *why, size_t whylen)
 {
 	struct sh_config	*cfg;
 	struct sh_diag		 diag;
-	size_t			 i;
 
-	memset(&diag, 0, sizeof(diag));
-	cfg = config_load(path, &diag);
-	if (cfg != NULL && config_load_secrets(cfg, &diag) == -1) {
-		config_free(cfg);
-		cfg = NULL;
-	}
-	if (cfg == NULL) {
+	cfg = config_load_diag(path, SH_LOAD_SECRETS, &diag);
+	if (cfg == NULL)
 		snprintf(why, whylen, "%s", diag.nerrors > 0 ?
 		    diag.errors[0] : "cannot load the configuration");
-		for (i = 0; i < diag.nerrors; i++)
-			log_warnx("%s", diag.errors[i]);
-	}
+	diag_print(&diag, SH_LOAD_LOG);
 	diag_free(&diag);
 	return cfg;
 }
@@ -275,7 +265,7 @@ fcgi_wait_request(struct fcgi_app *app, int fd, double deadline, int fresh)
 			fcgi_reload(app);
 		if (got_term && !fresh)
 			return -1;
-		if ((left = deadline - fcgi_now()) <= 0)
+		if ((left = deadline - mono_now()) <= 0)
 			return -1;
 		pfd.fd = fd;
 		pfd.events = POLLIN;
@@ -303,7 +293,7 @@ fcgi_begin(struct fcgi_conn *conn, double deadline)
 	/* FCGX_Accept_r first finishes the previous request, closing the
 	 * connection unless it was kept: keep the one we hand it. */
 	conn->req.keepConnection = 1;
-	fcgi_timer(deadline - fcgi_now());
+	fcgi_timer(deadline - mono_now());
 	rc = FCGX_Accept_r(&conn->req);
 	fcgi_timer(0);
 	return rc < 0 ? -1 : 0;
@@ -315,8 +305,6 @@ static void
 fcgi_handle(struct fcgi_app *app, struct fcgi_conn *conn)
 {
 	struct sh_request	 rq;
-	FCGX_ParamArray		 envp = conn->req.envp;
-	const char		*rid;
 
 	/* A failed start is retried at most once a second. */
 	if (app->cfg == NULL && time(NULL) != app->last_try) {
@@ -325,15 +313,7 @@ fcgi_handle(struct fcgi_app *app, struct fcgi_conn *conn)
 		if (app->cfg != NULL)
 			log_use_syslog(app->cfg->log_syslog);
 	}
-	memset(&rq, 0, sizeof(rq));
-	rq.method = FCGX_GetParam("REQUEST_METHOD", envp);
-	rq.content_length = FCGX_GetParam("CONTENT_LENGTH", envp);
-	rq.signature = FCGX_GetParam("HTTP_STRIPE_SIGNATURE", envp);
-	rq.remote_addr = FCGX_GetParam("REMOTE_ADDR", envp);
-	if ((rid = FCGX_GetParam("REQUEST_ID", envp)) == NULL)
-		rid = FCGX_GetParam("HTTP_X_REQUEST_ID", envp);
-	rq.request_id = rid;
-	rq.content_type = FCGX_GetParam("CONTENT_TYPE", envp);
+	request_params(&rq, fcgi_param, conn->req.envp);
 	rq.read = fcgi_read;
 	rq.write = fcgi_write;
 	rq.ctx = conn;
@@ -384,7 +364,7 @@ fcgi_main(int listenfd, const char *cfgpath)
 		if (fresh && (got_term ||
 		    (conn.req.ipcFd = fcgi_accept(listenfd)) < 0))
 			continue;
-		deadline = fcgi_now() + FCGI_HEADER_TIMEOUT;
+		deadline = mono_now() + FCGI_HEADER_TIMEOUT;
 		if (fcgi_wait_request(&app, conn.req.ipcFd, deadline,
 		    fresh) == -1) {
 			FCGX_Free(&conn.req, 1);

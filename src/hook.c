@@ -222,15 +222,6 @@ hook_result_word(const struct sh_hook_result *r, char *buf, size_t len)
 	return buf;
 }
 
-static double
-mono_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 close_fd(int *fd)
 {
@@ -1201,14 +1192,13 @@ run_free(struct hk_run *r)
 {
 	sigset_t	 pipeset, pend;
 	struct timespec	 zero = { 0, 0 };
-	pid_t		 w;
 	int		 i;
 
 	/* A supervisor that never reported (spawn failure): closing the
 	 * control pipe tells it to end the run; then reap it. */
 	close_fd(&r->pctl[1]);
 	if (r->sup > 0)
-		while ((w = waitpid(r->sup, NULL, 0)) == -1 && errno == EINTR)
+		while (waitpid(r->sup, NULL, 0) == -1 && errno == EINTR)
 			;
 	if (r->blocked) {
 		/* Consume a SIGPIPE our writes raised, then restore. */

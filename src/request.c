@@ -23,13 +23,25 @@ enum outcome {
 	OUT_QUEUED
 };
 
-static double
-now_mono(void)
+/*
+ * Fills rq from a transport's parameters (the CGI environment, a FastCGI
+ * request's parameter list) through get, and clears everything else: the
+ * parameters stripehook(8) REQUESTS reads, and for the log the remote
+ * address, the request id (REQUEST_ID, else HTTP_X_REQUEST_ID) and the
+ * content type.
+ */
+void
+request_params(struct sh_request *rq,
+    const char *(*get)(void *arg, const char *name), void *arg)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	memset(rq, 0, sizeof(*rq));
+	rq->method = get(arg, "REQUEST_METHOD");
+	rq->content_length = get(arg, "CONTENT_LENGTH");
+	rq->signature = get(arg, "HTTP_STRIPE_SIGNATURE");
+	rq->remote_addr = get(arg, "REMOTE_ADDR");
+	if ((rq->request_id = get(arg, "REQUEST_ID")) == NULL)
+		rq->request_id = get(arg, "HTTP_X_REQUEST_ID");
+	rq->content_type = get(arg, "CONTENT_TYPE");
 }
 
 /*
@@ -195,6 +207,67 @@ answer(struct sh_request *rq, enum sh_err err, enum outcome out, int *sent)
 	return status;
 }
 
+/*
+ * The early answers, "internal error" to "body too large": a usable
+ * configuration, the method, the announced length.  SH_OK with *len set,
+ * or the error to answer at once.
+ */
+static enum sh_err
+check_early(const struct sh_request *rq, const struct sh_config *cfg,
+    const char *cfg_why, size_t *len)
+{
+	if (cfg == NULL) {
+		log_warnx("configuration unusable: %s",
+		    cfg_why ? cfg_why : "unknown");
+		return SH_E_CONFIG;
+	}
+	if (rq->method == NULL || strcmp(rq->method, "POST") != 0)
+		return SH_E_METHOD;
+	return parse_length(rq->content_length, cfg->max_body, len);
+}
+
+/*
+ * LOGGING: the request's one key=value line, everything from outside
+ * escaped; ev NULL before an event was parsed, logtail the hooks' part,
+ * outword the outcome of a request answered without error.
+ */
+static void
+log_request(const struct sh_request *rq, const struct sh_event *ev,
+    const struct sh_buf *logtail, int status, int sent, enum sh_err err,
+    const char *outword, double t0)
+{
+	struct sh_buf	 line;
+	char		 tbuf[32];
+	time_t		 now;
+	struct tm	 tm;
+
+	buf_init(&line);
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_printf(&line, "time=%s", tbuf);
+	log_kv(&line, "remote", rq->remote_addr);
+	log_kv(&line, "request_id", rq->request_id);
+	log_kv(&line, "content_type", rq->content_type);
+	log_kv(&line, "event", ev != NULL ? ev->id : NULL);
+	log_kv(&line, "type", ev != NULL ? ev->type : NULL);
+	log_kv(&line, "livemode", ev == NULL || ev->livemode < 0 ? NULL :
+	    ev->livemode ? "true" : "false");
+	if (logtail->len > 0)
+		buf_append(&line, logtail->p, logtail->len);
+	buf_printf(&line, " status=%d%s", status, sent ? "" :
+	    " answer=unsent");
+	if (err != SH_OK)
+		buf_printf(&line, " error=\"%s\"", sh_err_string(err));
+	else
+		buf_printf(&line, " outcome=%s", outword);
+	buf_printf(&line, " total=%.3f", mono_now() - t0);
+	if (line.p != NULL)
+		log_line(err == SH_OK ? LOG_INFO : status >= 500 ? LOG_ERR :
+		    LOG_WARNING, line.p);
+	buf_free(&line);
+}
+
 int
 request_handle(struct sh_request *rq, const struct sh_config *cfg,
     const char *cfg_why)
@@ -204,33 +277,19 @@ request_handle(struct sh_request *rq, const struct sh_config *cfg,
 		"queued"
 	};
 	struct sh_event	 ev;
-	struct sh_buf	 logtail, line;
+	struct sh_buf	 logtail;
 	unsigned char	*body = NULL;
 	size_t		 len = 0;
 	enum sh_err	 err;
 	enum outcome	 out = OUT_ERROR;
 	int		 have_ev = 0, dup = 0, status, sent;
-	double		 t0 = now_mono();
-	char		 tbuf[32];
-	time_t		 now;
-	struct tm	 tm;
+	double		 t0 = mono_now();
 
 	buf_init(&logtail);
 	memset(&ev, 0, sizeof(ev));
 
 	/* The early answers, "internal error" to "body too large". */
-	if (cfg == NULL) {
-		log_warnx("configuration unusable: %s",
-		    cfg_why ? cfg_why : "unknown");
-		err = SH_E_CONFIG;
-		goto early;
-	}
-	if (rq->method == NULL || strcmp(rq->method, "POST") != 0) {
-		err = SH_E_METHOD;
-		goto early;
-	}
-	if ((err = parse_length(rq->content_length, cfg->max_body, &len))
-	    != SH_OK)
+	if ((err = check_early(rq, cfg, cfg_why, &len)) != SH_OK)
 		goto early;
 	if ((body = malloc(len ? len : 1)) == NULL) {
 		log_warn("malloc %zu", len);
@@ -282,31 +341,8 @@ done:
 	metrics_request(cfg, status, have_ev);
 
 	/* LOGGING: one key=value line, everything from outside escaped. */
-	buf_init(&line);
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	buf_printf(&line, "time=%s", tbuf);
-	log_kv(&line, "remote", rq->remote_addr);
-	log_kv(&line, "request_id", rq->request_id);
-	log_kv(&line, "content_type", rq->content_type);
-	log_kv(&line, "event", have_ev ? ev.id : NULL);
-	log_kv(&line, "type", have_ev ? ev.type : NULL);
-	log_kv(&line, "livemode", !have_ev || ev.livemode < 0 ? NULL :
-	    ev.livemode ? "true" : "false");
-	if (logtail.len > 0)
-		buf_append(&line, logtail.p, logtail.len);
-	buf_printf(&line, " status=%d%s", status, sent ? "" :
-	    " answer=unsent");
-	if (err != SH_OK)
-		buf_printf(&line, " error=\"%s\"", sh_err_string(err));
-	else
-		buf_printf(&line, " outcome=%s", outwords[out]);
-	buf_printf(&line, " total=%.3f", now_mono() - t0);
-	if (line.p != NULL)
-		log_line(err == SH_OK ? LOG_INFO : status >= 500 ? LOG_ERR :
-		    LOG_WARNING, line.p);
-	buf_free(&line);
+	log_request(rq, have_ev ? &ev : NULL, &logtail, status, sent, err,
+	    outwords[out], t0);
 	buf_free(&logtail);
 
 	if (have_ev)

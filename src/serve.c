@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -60,7 +59,7 @@ struct serve {
 	long		 grace;		/* seconds a stop waits for workers */
 	int		 stopping;
 	time_t		 stop_deadline;
-	struct runner_slot rs;		/* ack receipt: a runner too */
+	struct runner_slot rs;		/* ack receipt: the runner (runner.c) */
 };
 
 static int	 sigpipe_fds[2] = { -1, -1 };
@@ -265,8 +264,7 @@ listen_inet(const char *addr)
 		goto bad;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
+	memset(&hints, 0, sizeof(hints));	/* ai_family 0: IPv4 or IPv6 */
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
@@ -432,8 +430,8 @@ serve_precheck(struct serve *sv)
 		sv->gid = sv->pw->pw_gid;
 	}
 	log_use_syslog(cfg->log_syslog);
-	runner_slot_init(&sv->rs, cfg);	/* ack receipt: a runner too */
 	sv->grace = serve_grace(cfg);
+	runner_slot_init(&sv->rs, cfg);
 	rc = 0;
 done:
 	config_free(cfg);
@@ -471,15 +469,12 @@ serve_bind(struct serve *sv)
 static void
 serve_drop(const struct serve *sv)
 {
-	const struct passwd	*pw = sv->pw;
+	const char	*step;
 
-	if (pw == NULL)
+	if (sv->pw == NULL)
 		return;
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
-		fatal("cannot switch to user %s", pw->pw_name);
-	if (setuid(0) != -1)
-		fatalx("could regain root after switching user");
+	if (become_user(sv->pw, &step) == -1)
+		fatal("cannot switch to user %s (%s)", sv->pw->pw_name, step);
 }
 
 /* As the user hooks run as: the full load, secrets included.  0, or -1
@@ -587,8 +582,6 @@ serve_spawn_due(struct serve *sv, time_t now)
 		if (timeout == -1 || (w->respawn_at - now) * 1000 < timeout)
 			timeout = (int)(w->respawn_at - now) * 1000;
 	}
-	(void)runner_slot_tick(&sv->rs, sv->path, (int[]){ sv->fd,
-	    sigpipe_fds[0], sigpipe_fds[1] }, 3, sv->stopping, now, &timeout);
 	return timeout;
 }
 
@@ -603,8 +596,7 @@ serve_stopping(struct serve *sv, time_t now)
 	for (i = 0; i < sv->nworkers; i++)
 		if (sv->w[i].pid > 0)
 			alive++;
-	if (sv->rs.pid > 0)
-		alive++;
+	alive += sv->rs.pid > 0;
 	if (alive > 0 && now >= sv->stop_deadline) {
 		log_warnx("workers still busy after %ld s: killing them",
 		    sv->grace);
@@ -672,6 +664,9 @@ serve_supervise(struct serve *sv)
 
 	for (;;) {
 		timeout = serve_spawn_due(sv, time(NULL));
+		(void)runner_slot_tick(&sv->rs, sv->path, (int[]){ sv->fd,
+		    sigpipe_fds[0], sigpipe_fds[1] }, 3, sv->stopping,
+		    time(NULL), &timeout);
 		if (sv->stopping) {
 			if (serve_stopping(sv, time(NULL)) == 0)
 				break;

@@ -228,6 +228,21 @@ state_close(struct sh_state *st)
 	free(st);
 }
 
+/* 1 when fd is still the file that name in dfd names, 0 when it was
+ * removed or replaced, -1 on error (errno set). */
+static int
+still_named(int fd, int dfd, const char *name)
+{
+	struct stat	 have, named;
+
+	if (fstat(fd, &have) == -1)
+		return -1;
+	if (fstatat(dfd, name, &named, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return have.st_nlink != 0 && have.st_dev == named.st_dev &&
+	    have.st_ino == named.st_ino;
+}
+
 /*
  * After the flock: 1 when the directory and lock file we hold are still
  * the ones state_dir/id and state_dir/id/lock name, 0 when prune removed
@@ -236,32 +251,93 @@ state_close(struct sh_state *st)
 static int
 still_linked(struct sh_state *st)
 {
-	struct stat	 have, named;
+	int	 r;
 
-	if (fstat(st->dirfd, &have) == -1)
-		goto fail;
-	if (fstatat(st->rootfd, st->id, &named, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		goto fail;
+	if ((r = still_named(st->dirfd, st->rootfd, st->id)) == 1)
+		r = still_named(st->lockfd, st->dirfd, STATE_LOCK);
+	if (r == -1)
+		log_warn("state: stat %s/%s", st->state_dir, st->id);
+	return r;
+}
+
+/*
+ * A handle on state_dir for the event id (checked by the caller), its
+ * event directory not open yet.  SH_OK with *out set, or SH_E_STATE
+ * (logged).  state_dir is never created here: when it is missing every
+ * delivery fails (DELIVERY).
+ */
+static enum sh_err
+new_state(const struct sh_config *cfg, const char *id, struct sh_state **out)
+{
+	struct sh_state	*st;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->state_dir = strdup(cfg->state_dir)) == NULL) {
+		log_warn("state: out of memory");
+		free(st);
+		return SH_E_STATE;
 	}
-	if (have.st_nlink == 0 || have.st_dev != named.st_dev ||
-	    have.st_ino != named.st_ino)
-		return 0;
-	if (fstat(st->lockfd, &have) == -1)
-		goto fail;
-	if (fstatat(st->dirfd, STATE_LOCK, &named, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		goto fail;
+	st->rootfd = st->dirfd = st->lockfd = -1;
+	(void)snprintf(st->id, sizeof(st->id), "%s", id);
+	if ((st->rootfd = open(st->state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		log_warn("state: open state_dir %s", st->state_dir);
+		state_close(st);
+		return SH_E_STATE;
 	}
-	if (have.st_nlink == 0 || have.st_dev != named.st_dev ||
-	    have.st_ino != named.st_ino)
-		return 0;
-	return 1;
-fail:
-	log_warn("state: stat %s/%s", st->state_dir, st->id);
-	return -1;
+	*out = st;
+	return SH_OK;
+}
+
+/* Creates the event directory unless it exists; a new one is made
+ * durable by syncing state_dir.  0, or -1 (logged). */
+static int
+make_event_dir(struct sh_state *st)
+{
+	if (mkdirat(st->rootfd, st->id, STATE_DIR_MODE) == 0) {
+		if (fsync(st->rootfd) == -1) {
+			log_warn("state: fsync %s", st->state_dir);
+			return -1;
+		}
+		st->root_synced = 1;
+	} else if (errno != EEXIST) {
+		log_warn("state: mkdir %s/%s", st->state_dir, st->id);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Takes the event's lock (LOCK_EX|LOCK_NB) on its lock file, created
+ * when missing.  1 when held; 0 when prune removed the directory before
+ * the lock file could be opened, or what we hold is no longer what
+ * state_dir/id/lock names (start over); -1 with *err SH_E_IN_PROGRESS
+ * when another holds it, or SH_E_STATE (logged).
+ */
+static int
+lock_event(struct sh_state *st, enum sh_err *err)
+{
+	int	 r;
+
+	*err = SH_E_STATE;
+	/* O_RDONLY suffices for flock, and works on a lock file another
+	 * user created. */
+	if ((st->lockfd = open_record(st, STATE_LOCK, O_CREAT,
+	    STATE_PUBLIC_MODE)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	while ((r = flock(st->lockfd, LOCK_EX | LOCK_NB)) == -1 &&
+	    errno == EINTR)
+		continue;
+	if (r == -1) {
+		if (errno == EWOULDBLOCK)
+			*err = SH_E_IN_PROGRESS;
+		else
+			log_warn("state: flock %s/%s/%s", st->state_dir,
+			    st->id, STATE_LOCK);
+		return -1;
+	}
+	return still_linked(st);
 }
 
 /* database: the same handle around the PostgreSQL store's event. */
@@ -293,8 +369,9 @@ open_pg(const struct sh_config *cfg, const char *id, int create, int lock,
  * it when lock is set (LOCK_EX|LOCK_NB).  SH_OK with *out set; SH_OK with
  * *out NULL when the event is unknown and create is not set;
  * SH_E_IN_PROGRESS when the lock is held elsewhere; SH_E_EVENT_ID for an
- * id that is an "invalid event id" (never reaches the file system); SH_E_STATE on
- * any other failure (logged).
+ * "invalid event id" (which never reaches the file system); SH_E_STATE on
+ * any other failure (logged).  A directory pruned under us is opened
+ * again, at most STATE_OPEN_TRIES times.
  */
 static enum sh_err
 open_event(const struct sh_config *cfg, const char *id, int create, int lock,
@@ -315,78 +392,33 @@ open_event(const struct sh_config *cfg, const char *id, int create, int lock,
 		log_warnx("state: refusing an invalid event id");
 		return SH_E_EVENT_ID;
 	}
-	if ((st = calloc(1, sizeof(*st))) == NULL ||
-	    (st->state_dir = strdup(cfg->state_dir)) == NULL) {
-		log_warn("state: out of memory");
-		free(st);
-		return SH_E_STATE;
-	}
-	st->rootfd = st->dirfd = st->lockfd = -1;
-	(void)snprintf(st->id, sizeof(st->id), "%s", id);
-
-	/* Never created here: a missing state_dir is an error (DELIVERY). */
-	if ((st->rootfd = open(st->state_dir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
-		log_warn("state: open state_dir %s", st->state_dir);
-		goto done;
-	}
+	if ((rc = new_state(cfg, id, &st)) != SH_OK)
+		return rc;
 	for (tries = 0; ; tries++) {
 		close_event(st);
+		rc = SH_E_STATE;
 		if (tries == STATE_OPEN_TRIES) {
 			log_warnx("state: %s/%s keeps being removed under us",
 			    st->state_dir, st->id);
 			goto done;
 		}
-		if (create) {
-			if (mkdirat(st->rootfd, st->id, STATE_DIR_MODE) == 0) {
-				if (fsync(st->rootfd) == -1) {
-					log_warn("state: fsync %s",
-					    st->state_dir);
-					goto done;
-				}
-				st->root_synced = 1;
-			} else if (errno != EEXIST) {
-				log_warn("state: mkdir %s/%s", st->state_dir,
-				    st->id);
-				goto done;
-			}
-		}
+		if (create && make_event_dir(st) == -1)
+			goto done;
 		if ((st->dirfd = openat(st->rootfd, st->id, O_RDONLY |
 		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 			if (errno == ENOENT && create)
 				continue;	/* pruned since our mkdir */
-			if (errno == ENOENT) {
-				rc = SH_OK;	/* unknown event */
-				goto done;
-			}
-			log_warn("state: open %s/%s", st->state_dir, st->id);
-			goto done;
-		}
-		if (!lock)
-			break;
-		/* O_RDONLY suffices for flock, and works on a lock file
-		 * another user created. */
-		if ((st->lockfd = open_record(st, STATE_LOCK, O_CREAT,
-		    STATE_PUBLIC_MODE)) == -1) {
 			if (errno == ENOENT)
-				continue;	/* directory pruned */
-			goto done;
-		}
-		while ((r = flock(st->lockfd, LOCK_EX | LOCK_NB)) == -1 &&
-		    errno == EINTR)
-			continue;
-		if (r == -1) {
-			if (errno == EWOULDBLOCK)
-				rc = SH_E_IN_PROGRESS;
+				rc = SH_OK;	/* unknown event */
 			else
-				log_warn("state: flock %s/%s/%s",
-				    st->state_dir, st->id, STATE_LOCK);
+				log_warn("state: open %s/%s", st->state_dir,
+				    st->id);
 			goto done;
 		}
-		if ((r = still_linked(st)) == -1)
-			goto done;
-		if (r == 1)
+		if (!lock || (r = lock_event(st, &rc)) == 1)
 			break;
+		if (r == -1)
+			goto done;	/* held elsewhere, or an error */
 	}
 	*out = st;
 	st = NULL;

@@ -20,8 +20,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,28 +304,6 @@ done:
 	return rc;
 }
 
-/* Switches to the named user (not root) for good.  0, or -1 after saying
- * why. */
-static int
-become_user(const char *name)
-{
-	struct passwd	*pw;
-
-	if ((pw = getpwnam(name)) == NULL || pw->pw_uid == 0) {
-		fprintf(stderr, "stripehook: user %s: %s\n", name,
-		    pw == NULL ? "no such user" : "must not be root");
-		return -1;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1 ||
-	    setuid(0) != -1) {
-		fprintf(stderr, "stripehook: cannot switch to user %s\n",
-		    name);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Reads the event's kept payload into payload and parses it into ev.
  * TOOL_OK with ev to event_free, or an exit status after saying why.
@@ -451,7 +427,7 @@ tool_replay(int argc, char **argv, const char *cfgpath)
 	 * root, never silently as root. */
 	if (geteuid() == 0) {
 		if (cfg->user != NULL) {
-			if (become_user(cfg->user) == -1)
+			if (become_user_named(cfg->user) == -1)
 				goto done;
 		} else
 			fprintf(stderr, "stripehook: warning: running the "

@@ -94,7 +94,8 @@ enum sh_err {
 };
 int		 sh_err_status(enum sh_err);	/* HTTP status */
 const char	*sh_err_reason(enum sh_err);	/* HTTP reason phrase */
-const char	*sh_err_string(enum sh_err);	/* the error string of SPEC 2 */
+/* The error string stripehook(8) REQUESTS gives for the outcome. */
+const char	*sh_err_string(enum sh_err);
 
 /* ---- Growable buffer (buf.c) ---- */
 struct sh_buf {
@@ -242,6 +243,13 @@ void	diag_print(const struct sh_diag *, int flags);
  */
 struct sh_config *config_load_report(const char *path, int flags,
 	    size_t *nerrors);
+/* The same load without printing: the diagnostics go to *diag (set up
+ * here; the caller frees it with diag_free), for a caller that logs them
+ * its own way (the CGI program and the FastCGI app keep the first error
+ * for each request's log line).  NULL comes with at least one error in
+ * diag unless memory ran out. */
+struct sh_config *config_load_diag(const char *path, int flags,
+	    struct sh_diag *diag);
 
 /* ---- Signature (sig.c): pure, no I/O ---- */
 struct sh_sighdr {
@@ -252,14 +260,14 @@ struct sh_sighdr {
 	size_t		 v1len[SH_SIG_ITEMS_MAX];
 	size_t		 nv1;
 };
-/* SPEC 3 grammar.  SH_OK, SH_E_NO_SIG (NULL or empty), SH_E_MALFORMED_SIG,
- * SH_E_NO_V1. */
+/* The header grammar of stripehook(8) SIGNATURES.  SH_OK, SH_E_NO_SIG
+ * (NULL or empty), SH_E_MALFORMED_SIG, SH_E_NO_V1. */
 enum sh_err sig_parse(const char *hdr, size_t len, struct sh_sighdr *out);
 /* Lowercase hex HMAC-SHA256 of "t.body" under key; out gets 64 chars and a
  * NUL.  0 or -1 (OpenSSL failure; never for valid input). */
 int	sig_hmac_hex(const unsigned char *key, size_t keylen, const char *t,
 	    size_t tlen, const unsigned char *body, size_t len, char out[65]);
-/* The whole check of SPEC 3 in order: parse, match (constant time, any v1,
+/* The whole check of SIGNATURES in order: parse, match (constant time, any v1,
  * any secret), then tolerance against now.  Returns SH_OK or the first
  * failing error (SH_E_NO_SIG ... SH_E_TOLERANCE). */
 enum sh_err sig_verify(const struct sh_secrets *, const char *hdr,
@@ -274,7 +282,7 @@ struct sh_event {
 	const char	*type;
 	const char	*object;	/* "event" or "v2.core.event" */
 	int		 livemode;	/* -1 absent or not boolean, 0, 1 */
-	/* Hook environment values; NULL when absent or unfit (SPEC 5). */
+	/* Hook environment values; NULL when absent or unfit (HOOKS). */
 	const char	*created;	/* points to created_buf or the JSON */
 	char		 created_buf[32];
 	const char	*api_version;
@@ -282,16 +290,17 @@ struct sh_event {
 	const char	*object_id;
 	const char	*object_type;
 };
-/* SPEC 4 and rows 12-15 of SPEC 2.  On SH_OK ev must be freed with
- * event_free; on error ev holds nothing to free. */
+/* stripehook(8) EVENTS: "invalid json" to "invalid event type".  On SH_OK
+ * ev must be freed with event_free; on error ev holds nothing to free. */
 enum sh_err event_parse(const unsigned char *body, size_t len,
 	    struct sh_event *ev);
 void	event_free(struct sh_event *);
-int	event_id_valid(const char *, size_t);	/* 1 if it fits SPEC 2 row 14 */
-int	event_type_valid(const char *, size_t);	/* 1 if it fits row 15 */
+/* 1 unless "invalid event id", "invalid event type". */
+int	event_id_valid(const char *, size_t);
+int	event_type_valid(const char *, size_t);
 
 /* ---- Hooks (hook.c) ---- */
-/* 1 when pattern (SPEC 5: '*' any run, nothing else special) matches the
+/* 1 when pattern (HOOKS: '*' any run, nothing else special) matches the
  * whole type. */
 int	hook_match(const char *pattern, const char *type);
 
@@ -319,7 +328,7 @@ void	hook_guard(int (*fn)(void *), void *arg, int interval_ms);
  * "timeout", "session-lost", "spawn-failed". */
 const char *hook_result_word(const struct sh_hook_result *, char *, size_t);
 
-/* ---- De-duplication records (state.c), SPEC 8 ---- */
+/* ---- De-duplication records (state.c), stripehook(8) DELIVERY ---- */
 struct sh_state;
 struct pg_event;
 /* Locks the event (flock, non-blocking) under cfg->state_dir.
@@ -493,14 +502,18 @@ struct sh_request {
 	void		*ctx;
 	int		 drain_early;	/* CGI: drain stdin before early answers */
 };
+/* Fills the request's strings from a transport's parameters, read through
+ * get (NULL for an absent one); clears the rest. */
+void	request_params(struct sh_request *,
+	    const char *(*get)(void *arg, const char *name), void *arg);
 /* Handles one request from checks to answer, writes the answer and one
- * log line.  cfg NULL means the configuration is unusable (row 1);
+ * log line.  cfg NULL means the configuration is unusable ("internal error");
  * cfg_why says why for the log.  Returns the HTTP status sent. */
 int	request_handle(struct sh_request *, const struct sh_config *cfg,
 	    const char *cfg_why);
-/* Runs the event's hooks under the records of SPEC 8 (deliver.c): shared
- * by requests and replay.  *duplicate set when every hook had already
- * succeeded. */
+/* Runs the event's hooks under the records of DELIVERY (deliver.c):
+ * shared by requests and replay.  *duplicate set when every hook had
+ * already succeeded. */
 enum sh_err request_run_hooks(const struct sh_config *,
 	    const struct sh_event *, const unsigned char *body, size_t len,
 	    int *duplicate, struct sh_buf *logtail);
@@ -555,5 +568,16 @@ int	parse_decimal(const char *, long long min, long long max,
 /* Reads a whole file with read(2) into buf (for payload files and stdin);
  * 0 or -1 with errno. */
 int	read_fd_all(int fd, struct sh_buf *buf, size_t max);
+
+/* ---- System plumbing (sys.c) ---- */
+struct passwd;
+/* Seconds on the monotonic clock (only differences mean anything). */
+double	mono_now(void);
+/* Becomes pw's user and groups for good, and checks that root cannot be
+ * regained.  0, or -1 with *step naming what failed and errno set. */
+int	become_user(const struct passwd *, const char **step);
+/* The same by name, refusing root: for the tools started as root.  0, or
+ * -1 after saying why on stderr. */
+int	become_user_named(const char *);
 
 #endif /* STRIPEHOOK_H */

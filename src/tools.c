@@ -310,6 +310,35 @@ hook_startable(const char *prog, uid_t uid, const gid_t *groups, int ngroups,
 	return -1;
 }
 
+/*
+ * Whom check checks for: the user hooks run as, `user` when set, else
+ * whoever runs check.  0 with *pwp set (getpwnam's static entry), or -1
+ * after adding the error to diag.
+ */
+static int
+check_who(const struct sh_config *cfg, struct sh_diag *diag,
+    struct passwd **pwp)
+{
+	struct passwd	*pw;
+
+	if (cfg->user != NULL) {
+		if ((pw = getpwnam(cfg->user)) == NULL) {
+			diag_error(diag, "%s: user %s does not exist",
+			    cfg->path, cfg->user);
+			return -1;
+		}
+		if (pw->pw_uid == 0)
+			diag_error(diag, "%s: user must not be root",
+			    cfg->path);
+	} else if ((pw = getpwuid(geteuid())) == NULL) {
+		diag_error(diag, "%s: cannot look up the current user",
+		    cfg->path);
+		return -1;
+	}
+	*pwp = pw;
+	return 0;
+}
+
 int
 tool_check(int argc, char **argv, const char *cfgpath)
 {
@@ -333,19 +362,8 @@ tool_check(int argc, char **argv, const char *cfgpath)
 		goto out;
 	path = cfg->path;
 
-	/* The user hooks run as: `user` when set, else whoever runs check. */
-	if (cfg->user != NULL) {
-		if ((pw = getpwnam(cfg->user)) == NULL) {
-			diag_error(&diag, "%s: user %s does not exist", path,
-			    cfg->user);
-			goto out;
-		}
-		if (pw->pw_uid == 0)
-			diag_error(&diag, "%s: user must not be root", path);
-	} else if ((pw = getpwuid(geteuid())) == NULL) {
-		diag_error(&diag, "%s: cannot look up the current user", path);
+	if (check_who(cfg, &diag, &pw) == -1)
 		goto out;
-	}
 	uid = pw->pw_uid;
 	who = pw->pw_name;
 	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)

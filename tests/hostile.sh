@@ -16,6 +16,7 @@
 tests_dir=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib.sh
 . "$tests_dir/lib.sh"
+lib_setup
 
 # Milliseconds one refused request may take (valgrind gets more).
 BOUND_MS=$((10000 * SLOW))

@@ -11,10 +11,11 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 TRANSPORT=cgi
 tests_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$tests_dir/lib.sh"
+lib_paths
 
-# Find node and the module before anything else is set up.
-: "${top_srcdir:=$(dirname "$tests_dir")}"
-: "${top_builddir:=$top_srcdir}"
+# Find node and the module before the workspace is set up.
 NODE_MODULES=
 for d in "$top_srcdir/tests/interop" "$top_builddir/tests/interop"; do
 	if [ -f "$d/node_modules/stripe/package.json" ]; then
@@ -38,8 +39,7 @@ if [ -n "$missing" ]; then
 	exit 1
 fi
 
-# shellcheck source=tests/lib.sh
-. "$tests_dir/lib.sh"
+lib_setup
 
 JS=$top_srcdir/tests/interop/webhooks.js
 node_run() {

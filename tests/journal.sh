@@ -9,6 +9,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_setup
 
 base_conf | write_conf plain
 CONF=$(conf_path plain)

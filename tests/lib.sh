@@ -1,10 +1,17 @@
 # shellcheck shell=bash disable=SC2034
 # (SC2034: the variables set here are used by the scripts sourcing it.)
-# Shared setup for the integration tests (tests/cgi.sh, tests/fcgi.sh,
-# tests/interop.sh), sourced by each.  It runs the built binary exactly as
-# a web server would: as a CGI program (env -i plus the CGI variables, the
-# body on stdin) or as a FastCGI app started by spawn-fcgi and reached with
-# libfcgi's cgi-fcgi.  Output is TAP.
+# The shell test library, sourced by every shell test.  It runs the built
+# binary exactly as a web server would: as a CGI program (env -i plus the
+# CGI variables, the body on stdin) or as a FastCGI app started by
+# spawn-fcgi and reached with libfcgi's cgi-fcgi.  Output is TAP.
+#
+# Sourcing it only defines constants and functions: nothing is created,
+# started, trapped or changed.  A test then calls
+#   lib_paths    where the trees, the binary and the canned events are
+#                (for a test that needs no workspace, such as secrets.sh)
+#   lib_setup    lib_paths, then `set -u`, the workspace $W (hooks,
+#                secrets, directories) and the EXIT trap that stops every
+#                process the test started, keeps its logs and removes $W
 #
 # Environment (set by `make check`; the defaults suit a run from the tree):
 #   top_srcdir, top_builddir  source and build trees
@@ -12,31 +19,44 @@
 #   SHARED_VECTORS            Stripe's signature vectors (tests/data/vectors)
 #   STRIPEHOOK_VALGRIND       when set, the binary runs under this valgrind
 #   TRANSPORT                 cgi (default) or fcgi
-#
-# Every helper keeps its files in one mktemp -d workspace, $W, which the
-# EXIT trap removes after stopping every process the test started.
-
-set -u
-
-tests_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-: "${top_srcdir:=$(dirname "$tests_dir")}"
-: "${top_builddir:=$top_srcdir}"
-: "${STRIPEHOOK:=$top_builddir/stripehook}"
-: "${SHARED_VECTORS:=$top_srcdir/tests/data/vectors}"
-: "${TRANSPORT:=cgi}"
-DATA=$top_srcdir/tests/data
-EVENTS=$DATA/events
 
 SECRET=whsec_test_secret
 ROLLED_SECRET=whsec_test_secret_rolled_key
 # The canned payment_intent.succeeded event and what a hook must be told.
-PI_EVENT=$EVENTS/payment_intent.succeeded.json
 PI_ID=evt_3QbJ4nLkdIwHu7ix0Wc5Zq9T
 PI_OBJECT_ID=pi_3QbJ4nLkdIwHu7ix0a2B3c4D
-THIN_EVENT=$EVENTS/v1.billing.meter.error_report_triggered.json
 THIN_ID=evt_test_65RTestThinEventMeterError0001
 
-# Status lines as SPEC section 2 and the error table give them.
+# lib_paths: the trees, the binary (under valgrind when asked) and the
+# canned events, from the environment or the defaults above.
+lib_paths() {
+	tests_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	: "${top_srcdir:=$(dirname "$tests_dir")}"
+	: "${top_builddir:=$top_srcdir}"
+	: "${STRIPEHOOK:=$top_builddir/stripehook}"
+	: "${SHARED_VECTORS:=$top_srcdir/tests/data/vectors}"
+	: "${TRANSPORT:=cgi}"
+	DATA=$top_srcdir/tests/data
+	EVENTS=$DATA/events
+	PI_EVENT=$EVENTS/payment_intent.succeeded.json
+	THIN_EVENT=$EVENTS/v1.billing.meter.error_report_triggered.json
+	TEST_NAME=$(basename "$0" .sh)
+	# The binary, under valgrind when asked: tests/stripehook-vg writes
+	# each process's report to its own file under tests/logs/valgrind
+	# (so answers and logs are the same as without valgrind) and makes
+	# an error exit 99.
+	RUN=("$STRIPEHOOK")
+	if [ -n "${STRIPEHOOK_VALGRIND:-}" ]; then
+		RUN=("$tests_dir/stripehook-vg" "$STRIPEHOOK_VALGRIND"
+		    "$top_builddir/tests/logs/valgrind" "$STRIPEHOOK")
+	fi
+	# Slack for timing bounds (valgrind is slow).
+	SLOW=1
+	[ -n "${STRIPEHOOK_VALGRIND:-}" ] && SLOW=5
+	return 0
+}
+
+# Status lines as stripehook(8) REQUESTS gives them.
 S200="200 OK"
 S400="400 Bad Request"
 S405="405 Method Not Allowed"
@@ -116,13 +136,12 @@ bail() {
 
 # ---- workspace and processes ----------------------------------------------
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/stripehook-test.XXXXXX") || bail "mktemp failed"
+W=
 BG_PIDS=()
 
 # What the binary wrote is kept, when the test ends, under
 # $top_builddir/tests/logs/TEST/ (answers, logs, and the secrets used),
 # for tests/secrets.sh to search and for a person to read.
-TEST_NAME=$(basename "$0" .sh)
 keep_logs() {
 	local dest=$top_builddir/tests/logs/$TEST_NAME
 	rm -rf "$dest"
@@ -152,9 +171,6 @@ cleanup() {
 		rm -rf "$W"
 	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
 forget_pid() {
 	local p keep=()
 	for p in "${BG_PIDS[@]}"; do
@@ -186,34 +202,6 @@ pid_gone() {
 	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
 
-# The binary, under valgrind when asked: tests/stripehook-vg writes each
-# process's report to its own file under tests/logs/valgrind (so answers
-# and logs are the same as without valgrind) and makes an error exit 99.
-RUN=("$STRIPEHOOK")
-if [ -n "${STRIPEHOOK_VALGRIND:-}" ]; then
-	RUN=("$tests_dir/stripehook-vg" "$STRIPEHOOK_VALGRIND"
-	    "$top_builddir/tests/logs/valgrind" "$STRIPEHOOK")
-fi
-# Slack for timing bounds (valgrind is slow).
-SLOW=1
-[ -n "${STRIPEHOOK_VALGRIND:-}" ] && SLOW=5
-
-[ -x "$STRIPEHOOK" ] || bail "no binary at $STRIPEHOOK (build it first)"
-
-MARKS=$W/marks
-H=$W/hooks
-mkdir -p "$MARKS" "$H" "$W/conf" "$W/run" "$W/req" "$W/ev" "$W/state" ||
-	bail "cannot set up $W"
-chmod 0700 "$W/state"
-
-# Hooks are copied so that their modes are known whatever the tree's are.
-for f in "$DATA"/hooks/*; do
-	cp "$f" "$H/" || bail "cannot copy $f"
-done
-chmod 0755 "$H"/*
-cp "$H/record" "$H/noexec"
-chmod 0644 "$H/noexec"
-
 # write_secret FILE SECRET...: one per line, mode 0600.  Every secret is
 # listed in $W/secrets.list, which the kept logs are searched for.
 write_secret() {
@@ -224,8 +212,6 @@ write_secret() {
 	printf '%s\n' "$@" >"$f"
 	printf '%s\n' "$@" >>"$W/secrets.list"
 }
-write_secret "$W/secret" "$SECRET"
-write_secret "$W/secret2" "$SECRET" "$ROLLED_SECRET"
 
 # base_conf: the common configuration.  CONF_SECRET_FILE and CONF_STATE
 # override the secret file and state_dir.
@@ -324,8 +310,39 @@ POST_KEEP_MARKS=0	# 1: do not clear the marks before the request
 POST_ARGS=()		# CGI only: arguments given to the binary
 POST_STDIN_BYTES=	# CGI only: N: the body is N zero bytes from a pipe;
 A_WRITER_RC=		# then the pipe writer's exit status lands here
-ANSWERS=$W/answers.all	# every answer, for the global checks
-: >"$ANSWERS"
+ANSWERS=		# $W/answers.all: every answer, for the global checks
+
+# lib_setup: what every test that runs the binary starts with.  The
+# workspace $W holds hooks/ (copies of tests/data/hooks with known modes),
+# marks/ (what the hooks record), conf/, run/, req/, ev/, state/ (mode
+# 0700), the secret files secret and secret2 (the rolled pair) and
+# answers.all; the EXIT trap stops every process in BG_PIDS, keeps the
+# logs and removes $W.
+lib_setup() {
+	local f
+	set -u
+	lib_paths
+	W=$(mktemp -d "${TMPDIR:-/tmp}/stripehook-test.XXXXXX") ||
+		bail "mktemp failed"
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+	[ -x "$STRIPEHOOK" ] || bail "no binary at $STRIPEHOOK (build it first)"
+	MARKS=$W/marks
+	H=$W/hooks
+	mkdir -p "$MARKS" "$H" "$W/conf" "$W/run" "$W/req" "$W/ev" \
+	    "$W/state" || bail "cannot set up $W"
+	chmod 0700 "$W/state"
+	for f in "$DATA"/hooks/*; do
+		cp "$f" "$H/" || bail "cannot copy $f"
+	done
+	chmod 0755 "$H"/*
+	cp "$H/record" "$H/noexec"
+	chmod 0644 "$H/noexec"
+	write_secret "$W/secret" "$SECRET"
+	write_secret "$W/secret2" "$SECRET" "$ROLLED_SECRET"
+	ANSWERS=$W/answers.all
+	: >"$ANSWERS"
+}
 
 # fcgi_start CONF: starts an instance on a new unix socket; sets FCGI_PID,
 # FCGI_SOCK, FCGI_LOG.  The environment carries a canary that no hook may
@@ -530,7 +547,7 @@ expect() {
 	return 1
 }
 
-# The status line SPEC section 2 gives for an error string.
+# The status line stripehook(8) REQUESTS gives for an error string.
 status_of() {
 	case $1 in
 	"internal error" | "hook failed") echo "$S500" ;;

@@ -30,6 +30,9 @@
 # (SC2016: dpkg-query's ${Field} formats; SC2317: functions run from traps
 # and wait_for.)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+# The TAP helpers (ok, is, diag, bail, wait_for); no workspace of its own.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,32 +43,8 @@ MAX_EXPOSURE=2.0
 SECRET=whsec_package_test_secret
 T0=$(date +%s)
 
-# ---- TAP --------------------------------------------------------------------
+# ---- TAP (the rest comes from tests/lib.sh) -----------------------------------
 
-T_N=0
-T_FAILED=0
-diag() {
-	local line
-	while IFS= read -r line; do
-		printf '# %s\n' "$line"
-	done <<<"$*"
-}
-ok() {
-	T_N=$((T_N + 1))
-	if [ "$1" -eq 0 ]; then
-		printf 'ok %d - %s\n' "$T_N" "$2"
-		return 0
-	fi
-	T_FAILED=$((T_FAILED + 1))
-	printf 'not ok %d - %s\n' "$T_N" "$2"
-	return 1
-}
-is() {
-	[ "$1" = "$2" ] && { ok 0 "$3"; return 0; }
-	ok 1 "$3"
-	diag "got:  '$1'" "want: '$2'"
-	return 1
-}
 # check DESC CMD...: passes when CMD exits 0; its output is shown if not.
 check() {
 	local desc=$1 out rc
@@ -75,11 +54,6 @@ check() {
 	ok "$rc" "$desc" || diag "$out"
 	return "$rc"
 }
-bail() {
-	printf 'Bail out! %s\n' "$*"
-	exit 1
-}
-
 [ "$(id -u)" -eq 0 ] || bail "must run as root (debootstrap, chroot)"
 for c in dpkg-buildpackage lintian debootstrap systemd-analyze openssl curl; do
 	command -v "$c" >/dev/null || bail "$c is missing (.ci/run installs it)"
@@ -340,15 +314,6 @@ free_port() {
 		(: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
 	done
 	return 1
-}
-# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
-wait_for() {
-	local i
-	for ((i = 0; i < $1 * 10; i++)); do
-		"${@:2}" && return 0
-		sleep 0.1
-	done
-	"${@:2}"
 }
 http_up() {
 	curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null

@@ -296,6 +296,9 @@ t_slow() {
 	    "$B_QUEUED"
 	wait_for $((40 * SLOW)) has_ok "$s" "$id" h2
 	ok $? "$s: slow hook: both hooks succeeded"
+	# The runner records the last success, then the event leaves the
+	# queue: a redelivery before that is still answered queued.
+	wait_for $((10 * SLOW)) not_queued "$s" "$id"
 	post1 "$s" "$id" "redelivery after the run: 200 duplicate" \
 	    "$B_DUPLICATE"
 	is "$(starts "$s" "$id" h1)/$(starts "$s" "$id" h2)" 1/1 \
@@ -369,6 +372,8 @@ t_retry() {
 	is "$((n - t))" "$((2 * RETRY_MIN))" "$s: then after twice retry_min"
 	wait_for $((30 * SLOW)) has_ok "$s" "$id" h2
 	ok $? "$s: the third attempt succeeded"
+	# The attempt's line follows its last hook.
+	wait_for $((10 * SLOW)) has_attempt "$s" "$id" 3
 	like "$(attempt_line "$s" "$id" 3)" "outcome=handled next=-" \
 	    "$s: attempt=3 logged as handled"
 	is "$(oks "$s" "$id" h1)/$(starts "$s" "$id" h1)/$(starts "$s" "$id" h2)" \
@@ -378,26 +383,24 @@ t_retry() {
 # The runner SIGKILLed mid-hook: the hook dies, nothing is recorded, the
 # event runs again (once to success).
 t_kill() {
-	local s=$1 id=evt_${1}_kill hp ep rp top
+	local s=$1 id=evt_${1}_kill hp ep rp
 	flag h1 "$id" hang
 	post1 "$s" "$id" "hook to be killed: queued" "$B_QUEUED"
 	wait_for $((20 * SLOW)) test -f "$R/flags/$id.h1.pid"
 	hp=$(cat "$R/flags/$id.h1.pid")
-	# The runner: `stripehook run` itself, or serve's child above the
-	# hook (the hook's supervisor and the attempt are in between).
 	if [ "$s" = serve ]; then
-		top=$SERVE_PID_R
+		# serve's child that the hook descends from.
+		rp=$hp
+		while ep=$(ps -o ppid= -p "$rp" | tr -d ' ') &&
+		    [ -n "$ep" ] && [ "$ep" -gt 1 ] &&
+		    [ "$ep" != "$SERVE_PID_R" ]; do
+			rp=$ep
+		done
+		[ "$ep" = "$SERVE_PID_R" ] || rp=
 	else
-		top=RUNNER_$s
-		top=${!top}
+		rp=RUNNER_$s
+		rp=${!rp}
 	fi
-	rp=$hp
-	while [ -n "$rp" ] && [ "$rp" -gt 1 ]; do
-		[ "$rp" = "$top" ] && break
-		ep=$(ps -o ppid= -p "$rp" | tr -d ' ')
-		[ "$ep" = "$top" ] && [ "$s" = serve ] && break
-		rp=$ep
-	done
 	if [ -z "$rp" ] || [ "$rp" -le 1 ]; then
 		ok 1 "$s: found the runner of the hook"
 		return
@@ -477,6 +480,12 @@ t_dead_start() {
 	flag h1 "evt_${1}_dead" always
 	post1 "$1" "evt_${1}_dead" "always failing hook: queued" "$B_QUEUED"
 }
+not_queued() {
+	[ -z "$(list_line "$1" "$2")" ]
+}
+has_onfail() {
+	[ "$(count "$1" "^$2 onfail ran\$")" -ge 1 ]
+}
 is_dead() {
 	list_line "$1" "$2" --dead | grep -q "	dead	"
 }
@@ -488,9 +497,10 @@ t_dead_end() {
 	att=$(printf '%s' "$l" | cut -f4)
 	like "$l" "^$id	test.receipt	dead	[0-9]+	[0-9T:Z-]+	-	exit=1\$" \
 	    "$s: list --dead shows it"
-	like "$(grep "run event=$id .*attempt=$att " "$R/$s/run.log")" \
+	wait_for $((10 * SLOW)) has_attempt "$s" "$id" "$att"
+	like "$(attempt_line "$s" "$id" "$att")" \
 	    "outcome=dead next=-" "$s: the last attempt logged outcome=dead"
-	wait_for $((10 * SLOW)) test -f "$R/flags/$id.onfail.stdin"
+	wait_for $((10 * SLOW)) has_onfail "$s" "$id"
 	is "$(count "$s" "^$id onfail ran\$")" 1 "$s: on_failure ran once"
 	env=$(grep -E '^STRIPE_(FAILED_HOOK|ATTEMPTS|LAST_RESULT|EVENT_ID)=' \
 	    "$R/flags/$id.onfail.env" | sort | tr '\n' '|')

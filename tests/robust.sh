@@ -8,6 +8,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_setup
 
 PI_HDR=$(header_for "$PI_EVENT")
 PI_LEN=$(stat -c %s "$PI_EVENT")

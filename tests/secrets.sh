@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs last (the lead's Makefile.am orders it after every other test):
-# greps every log and answer the suite kept for the secrets it used
-# (issue "Hardening", item 4: no secret in a log line or an answer).
+# Runs last (Makefile.am makes its log depend on every other test's): greps
+# every log and answer the suite kept for the secrets it used, since no
+# secret may appear in a log line or an answer (stripehook.conf(5) SECRET
+# FILE).
 #
 # The integration tests (tests/lib.sh) keep, when they finish, a copy of
 # what the binary wrote under $top_builddir/tests/logs/TEST/:
@@ -13,39 +14,19 @@
 # failure.
 # TAP.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
-tests_dir=$(cd "$(dirname "$0")" && pwd)
-: "${top_builddir:=$(dirname "$tests_dir")}"
+lib_paths		# no workspace: this test only reads what others kept
 LOGS=$top_builddir/tests/logs
 
 # Used by the suite whatever secrets.list says (tests/lib.sh, cases.sh).
 KNOWN_SECRETS=(whsec_test_secret whsec_test_secret_rolled_key
     whsec_reloaded_secret webhook_secret)
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		printf 'ok %d - %s\n' "$n" "$2"
-	else
-		failed=1
-		printf 'not ok %d - %s\n' "$n" "$2"
-		return 1
-	fi
-}
-skip() {
-	n=$((n + 1))
-	printf 'ok %d # SKIP %s\n' "$n" "$1"
-}
-diag() {
-	printf '%s\n' "$@" | sed 's/^/# /'
-}
-
 if [ ! -d "$LOGS" ] || [ -z "$(find "$LOGS" -mindepth 1 -maxdepth 1 -type d ! -name valgrind)" ]; then
 	skip "no logs kept under tests/logs (tests/lib.sh keeps them)"
-	printf '1..%d\n' "$n"
-	exit 0
+	tap_done
 fi
 
 pats=$(mktemp) || exit 1
@@ -93,5 +74,4 @@ if [ -n "${STRIPEHOOK_VALGRIND:-}" ]; then
 	}
 fi
 
-printf '1..%d\n' "$n"
-exit "$failed"
+tap_done

@@ -6,6 +6,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_setup
 
 # check_conf NAME HOOK...: a configuration with one on line per HOOK.
 check_conf() {
@@ -57,6 +58,22 @@ check_conf emptyinterp "$H/emptyinterp"
 run_check emptyinterp
 is "$C_RC" 1 "check: a #! line without an interpreter fails"
 like "$C_OUT" "emptyinterp: #! names no interpreter" "check: says the #! line is empty"
+
+# ---- check: the user hooks run as ---------------------------------------------
+
+check_conf nouser /bin/true
+printf 'user no-such-user-stripehook\n' >>"$(conf_path nouser)"
+run_check nouser
+is "$C_RC" 1 "check: a user that does not exist fails"
+like "$C_OUT" "^$(conf_path nouser): user no-such-user-stripehook does not exist$" \
+    "check: names the file and the missing user"
+
+check_conf rootuser /bin/true
+printf 'user root\n' >>"$(conf_path rootuser)"
+run_check rootuser
+is "$C_RC" 1 "check: user root fails"
+like "$C_OUT" "^$(conf_path rootuser): user must not be root$" \
+    "check: says user must not be root"
 
 # Linux starts a script whose interpreter is itself a script.
 check_conf scriptinterp "$H/scriptinterp"

@@ -90,17 +90,27 @@ has_warning(const struct sh_diag *d, const char *text)
 	return 0;
 }
 
+/* A case's name: its first line, or what an empty text means. */
+static const char *
+case_name(const char *text, char *buf, size_t len)
+{
+	if (*text == '\0')
+		return "only secret_file (the defaults)";
+	snprintf(buf, len, "%.*s", (int)strcspn(text, "\n"), text);
+	return buf;
+}
+
 /* The file (with a secret_file line added) must load. */
 static struct sh_config *
 accepted(const char *text, struct sh_diag *d)
 {
 	struct sh_config *cfg;
-	char		 buf[8192];
+	char		 buf[8192], name[256];
 	size_t		 i;
 
 	snprintf(buf, sizeof(buf), "%s" SECRET_LINE, text);
 	cfg = load(buf, d);
-	ok(cfg != NULL, "accepted: %.*s", (int)strcspn(text, "\n"), text);
+	ok(cfg != NULL, "accepted: %s", case_name(text, name, sizeof(name)));
 	for (i = 0; i < d->nerrors; i++)
 		printf("#   error: %s\n", d->errors[i]);
 	return cfg;
@@ -238,7 +248,7 @@ test_acceptances(void)
 	const struct acceptance *a;
 	struct sh_config *cfg;
 	struct sh_diag	 d;
-	char		 want[1024], buf[1024], *pair, *save, *eq;
+	char		 want[1024], buf[1024], name[256], *pair, *save, *eq;
 	const char	*got;
 
 	for (a = acceptances; a < acceptances + sizeof(acceptances) /
@@ -251,11 +261,13 @@ test_acceptances(void)
 			*eq = '\0';
 			if (strcmp(pair, "warnings") == 0) {
 				is_int(d.nwarnings, atoi(eq + 1),
-				    "  %s warnings", eq + 1);
+				    "  %s: %s warnings", case_name(a->text,
+				    name, sizeof(name)), eq + 1);
 				continue;
 			}
 			got = field(cfg, pair, buf, sizeof(buf));
-			is_str(got, eq + 1, "  %s", pair);
+			is_str(got, eq + 1, "  %s: %s is %s", case_name(a->text,
+			    name, sizeof(name)), pair, eq + 1);
 		}
 		config_free(cfg);
 		diag_free(&d);
@@ -823,6 +835,60 @@ test_config_file(void)
 	diag_free(&d);
 }
 
+/*
+ * config_load_diag, the transports' loader: the diagnostics come back to
+ * the caller (the first error is each request's log line under CGI and
+ * FastCGI), nothing is printed, and a configuration whose secrets fail is
+ * returned only with SH_LOAD_PARTIAL.
+ */
+static void
+test_load_diag(void)
+{
+	struct sh_config *cfg;
+	struct sh_diag	 d;
+	char		 text[2400], missing[1200], want[1400];
+	const char	*p, *secret;
+
+	p = mkfile("secret_file relative\n", 0600);
+	cfg = config_load_diag(p, SH_LOAD_SECRETS, &d);
+	snprintf(want, sizeof(want), "%s:1: secret_file: relative is not an "
+	    "absolute path", p);
+	ok(cfg == NULL && d.nerrors >= 1 && strcmp(d.errors[0], want) == 0,
+	    "config_load_diag: a bad file gives NULL and its first error");
+	diag_free(&d);
+
+	snprintf(missing, sizeof(missing), "%s/t_config.nosecret.%ld", tmpdir,
+	    (long)getpid());
+	snprintf(text, sizeof(text), "secret_file %s\nstate_dir none\n",
+	    missing);
+	p = mkfile(text, 0600);
+	cfg = config_load_diag(p, SH_LOAD_SECRETS, &d);
+	ok(cfg == NULL && d.nerrors == 1 && strncmp(d.errors[0], missing,
+	    strlen(missing)) == 0,
+	    "config_load_diag: a missing secret file gives NULL, naming it");
+	diag_free(&d);
+	cfg = config_load_diag(p, SH_LOAD_SECRETS | SH_LOAD_PARTIAL, &d);
+	ok(cfg != NULL && d.nerrors == 1,
+	    "config_load_diag: SH_LOAD_PARTIAL keeps the configuration");
+	config_free(cfg);
+	diag_free(&d);
+	cfg = config_load_diag(p, 0, &d);
+	ok(cfg != NULL && d.nerrors == 0,
+	    "config_load_diag: without SH_LOAD_SECRETS the secret file is "
+	    "not read");
+	config_free(cfg);
+	diag_free(&d);
+
+	secret = mkfile("whsec_one\n", 0600);
+	snprintf(text, sizeof(text), "secret_file %s\nstate_dir none\n",
+	    secret);
+	cfg = config_load_diag(mkfile(text, 0600), SH_LOAD_SECRETS, &d);
+	ok(cfg != NULL && d.nerrors == 0 && cfg->secrets.n == 1,
+	    "config_load_diag: a good file loads with its secrets");
+	config_free(cfg);
+	diag_free(&d);
+}
+
 /* ---- Secrets ---- */
 
 static void
@@ -850,16 +916,18 @@ secrets_bad(const char *data, size_t len, mode_t mode, const char *msg,
 
 	memset(&d, 0, sizeof(d));
 	ok(secrets_load(p, &s, &d) == -1, "secret file refused: %s", msg);
-	ok(s.n == 0 && s.v == NULL, "  nothing loaded");
+	ok(s.n == 0 && s.v == NULL, "  %s: no secret loaded", msg);
 	if (line > 0)
-		ok(has_error(&d, "%s:%d: %s", p, line, msg), "  error");
+		ok(has_error(&d, "%s:%d: %s", p, line, msg),
+		    "  %s: the error names the file and line %d", msg, line);
 	else
-		ok(has_error(&d, "%s: %s", p, msg), "  error");
+		ok(has_error(&d, "%s: %s", p, msg),
+		    "  %s: the error names the file", msg);
 	for (i = 0; i < d.nerrors; i++)
 		if (strstr(d.errors[i], "whsec_") != NULL ||
 		    strstr(d.errors[i], "SECRET") != NULL)
 			leaked = 1;
-	ok(!leaked, "  error does not contain the secret");
+	ok(!leaked, "  %s: the error does not contain the secret", msg);
 	secrets_free(&s);
 	diag_free(&d);
 }
@@ -1016,6 +1084,7 @@ main(void)
 	test_many_hooks();
 	test_several_errors();
 	test_config_file();
+	test_load_diag();
 	test_secrets();
 
 	for (i = 0; i < nfiles; i++) {

@@ -10,7 +10,7 @@
  * harness, so `make distcheck` finds them in the source tree), else from
  * tests/data/vectors under the current directory.
  *
- * The raw HMAC vectors of the README (section 3: key test_secret, no
+ * The raw HMAC vectors of tests/data/vectors/README.md (key test_secret, no
  * timestamp) cannot go through sig_hmac_hex(), which always MACs
  * t "." body and so can never produce a MAC of a message without a '.'.
  * Calling EVP_MAC directly would test OpenSSL, not this code.  They serve
@@ -170,15 +170,18 @@ test_stripe_vectors(void)
 		ok(dn.p[dn.len - 1] == '\n', "dotnet body ends in LF");
 		is_int(sig_hmac_hex((const unsigned char *)DOTNET_KEY,
 		    strlen(DOTNET_KEY), DOTNET_T, strlen(DOTNET_T),
-		    (unsigned char *)dn.p, dn.len, hex), 0, "dotnet hmac");
-		is_str(hex, DOTNET_V1, "dotnet v1");
+		    (unsigned char *)dn.p, dn.len, hex), 0,
+		    "dotnet vector: sig_hmac_hex succeeds");
+		is_str(hex, DOTNET_V1,
+		    "dotnet vector: the MAC is the published v1");
 		is_int(sig_hmac_hex((const unsigned char *)DOTNET_KEY,
 		    strlen(DOTNET_KEY), DOTNET_T, strlen(DOTNET_T),
 		    (unsigned char *)dn.p, dn.len - 1, hex), 0,
 		    "dotnet hmac without LF");
 		is_str(hex, DOTNET_V1_NOLF, "dotnet v1 without trailing LF");
 		is_int(verify1(DOTNET_KEY, "t=" DOTNET_T ",v1=" DOTNET_V1,
-		    dn.p, dn.len, DOTNET_TV), SH_OK, "dotnet verifies");
+		    dn.p, dn.len, DOTNET_TV), SH_OK,
+		    "dotnet vector: sig_verify accepts it");
 		is_int(verify1(DOTNET_KEY, "t=" DOTNET_T ",v1=" DOTNET_V1,
 		    dn.p, dn.len - 1, DOTNET_TV), SH_E_SIG_MISMATCH,
 		    "dotnet: trimmed body refused");
@@ -262,13 +265,13 @@ test_extra_vectors(void)
 	/* Vector 4 of the README. */
 	is_int(sig_hmac_hex((const unsigned char *)PY_KEY, strlen(PY_KEY),
 	    EMPTY_T, strlen(EMPTY_T), (const unsigned char *)"{}", 2, hex), 0,
-	    "{} hmac");
-	is_str(hex, EMPTY_V1, "{} v1");
+	    "body {}: sig_hmac_hex succeeds");
+	is_str(hex, EMPTY_V1, "body {}: the MAC is the known answer");
 
 	/* openssl dgst cross-checks. */
 	sig_hmac_hex((const unsigned char *)PY_KEY, strlen(PY_KEY), BIG_T,
 	    strlen(BIG_T), (const unsigned char *)"{}", 2, hex);
-	is_str(hex, BIG_V1, "18-digit t hmac");
+	is_str(hex, BIG_V1, "18-digit t: the MAC is the openssl one");
 	sig_hmac_hex((const unsigned char *)BIN_KEY, strlen(BIN_KEY), EMPTY_T,
 	    strlen(EMPTY_T), (const unsigned char *)BIN_BODY,
 	    sizeof(BIN_BODY) - 1, hex);
@@ -435,8 +438,8 @@ test_parse_fields(void)
 
 	hdr = "t=12345,v1=,v0=zz,v1=" PY_V1 ",v1==x";
 	is_int(parse_str(hdr, &h), SH_OK, "empty and odd v1 values parse");
-	is_int(h.tval, 12345, "tval");
-	is_int(h.tlen, 5, "tlen");
+	is_int(h.tval, 12345, "t=12345 is parsed as 12345");
+	is_int(h.tlen, 5, "t=12345 has a 5-character value");
 	ok(h.t == hdr + 2, "t points into the header");
 	is_int(h.nv1, 3, "three v1 items");
 	is_int(h.v1len[0], 0, "first v1 empty");
@@ -444,18 +447,21 @@ test_parse_fields(void)
 	ok(h.v1[1] == strstr(hdr, PY_V1), "v1 points into the header");
 	is_int(h.v1len[2], 2, "third v1 is '=x'");
 
-	is_int(parse_str("t=" BIG_T ",v1=a", &h), SH_OK, "18-digit t");
-	is_int(h.tval, BIG_TV, "18-digit tval");
-	is_int(parse_str("t=1,v1=a", &h), SH_OK, "t=1");
-	is_int(h.tval, 1, "tval 1");
-	is_int(parse_str("v1=a,x=y,t=9", &h), SH_OK, "t after v1");
-	is_int(h.tval, 9, "tval 9");
+	is_int(parse_str("t=" BIG_T ",v1=a", &h), SH_OK,
+	    "an 18-digit t is accepted");
+	is_int(h.tval, BIG_TV, "an 18-digit t is parsed exactly");
+	is_int(parse_str("t=1,v1=a", &h), SH_OK, "t=1 is accepted");
+	is_int(h.tval, 1, "t=1 is parsed as 1");
+	is_int(parse_str("v1=a,x=y,t=9", &h), SH_OK,
+	    "t after v1 and other keys is accepted");
+	is_int(h.tval, 9, "t after v1 is parsed as 9");
 	is_int(parse_str("t=12345,v1=a,v2=b,v0=c,x=", &h), SH_OK,
 	    "other keys ignored");
 	is_int(h.nv1, 1, "one v1 among others");
 
 	/* On error nothing is left behind. */
-	is_int(parse_str("t=12345", &h), SH_E_NO_V1, "no v1");
+	is_int(parse_str("t=12345", &h), SH_E_NO_V1,
+	    "t alone: \"no v1 signature\"");
 	ok(h.t == NULL && h.tlen == 0 && h.tval == 0, "no v1: t cleared");
 	is_int(parse_str("t=12345,v1=" PY_V1 ",x", &h), SH_E_MALFORMED_SIG,
 	    "malformed after a v1");
