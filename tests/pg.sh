@@ -11,6 +11,7 @@
 
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_setup
 # shellcheck source=tests/servers-lib.sh
 . "$tests_dir/servers-lib.sh"
 # shellcheck source=tests/pg-lib.sh

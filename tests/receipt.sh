@@ -17,6 +17,7 @@
 # shellcheck disable=SC2317
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_setup
 
 # ---- set-up ----------------------------------------------------------------
 
