@@ -578,6 +578,43 @@ key_on_failure(struct parser *p, unsigned line, char **av, size_t ac)
 	free(h);
 }
 
+/* database CONNINFO: a URI or key=value words (joined by single spaces,
+ * as the line splits them); never repeated in a message (it may hold a
+ * password, which is refused). */
+static void
+key_database(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	struct sh_buf	 b;
+	const char	*why;
+	size_t		 i;
+
+	buf_init(&b);
+	for (i = 1; i < ac; i++)
+		if ((i > 1 && buf_puts(&b, " ") == -1) ||
+		    buf_puts(&b, av[i]) == -1) {
+			perr(p, line, "%s", strerror(errno));
+			goto out;
+		}
+	if ((why = pg_conninfo_problem(b.p)) != NULL) {
+		perr(p, line, "database: %s", why);
+		goto out;
+	}
+	p->cfg->database = b.p;		/* taken over from the buffer */
+	buf_init(&b);
+out:
+	buf_free(&b);
+}
+
+static void
+key_database_timeout(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	if (pnum(p, line, av[0], av[1], 1, SH_MAX_DB_TIMEOUT, &v) == 0)
+		p->cfg->database_timeout = (long)v;
+}
+
 static int
 hook_cmp(const void *a, const void *b)
 {
@@ -648,6 +685,9 @@ static const struct keyword {
 	{ "retry_max", 1, 1, 1, "retry_max SECONDS", key_retry_max },
 	{ "retry_for", 1, 1, 1, "retry_for SECONDS", key_retry_for },
 	{ "runners", 1, 1, 1, "runners N", key_runners },
+	{ "database", 1, 1, (size_t)-1, "database CONNINFO", key_database },
+	{ "database_timeout", 1, 1, 1, "database_timeout SECONDS",
+	    key_database_timeout },
 	{ "on_failure", 1, 1, (size_t)-1, "on_failure PROGRAM [ARG...]",
 	    key_on_failure },
 };
@@ -802,6 +842,31 @@ read_config(struct parser *p, struct sh_buf *b)
 	return rc;
 }
 
+/* With database, the records are there: state_dir absent or none. */
+static void
+check_database(struct parser *p)
+{
+	struct sh_config *cfg = p->cfg;
+	struct sh_diag	 *d = p->diag;
+	unsigned	  sd_line = p->seen[keyword_index("state_dir")];
+	size_t		  i, k;
+
+	if (cfg->database == NULL)
+		return;
+	if (sd_line != 0 && cfg->state_dir != NULL)
+		perr(p, sd_line, "state_dir: with database, state_dir must be "
+		    "absent or none");
+	free(cfg->state_dir);
+	cfg->state_dir = NULL;
+	/* "state_dir none" warns that de-duplication is off: not so here. */
+	for (i = k = 0; i < d->nwarnings; i++)
+		if (strstr(d->warnings[i], "state_dir none") != NULL)
+			free(d->warnings[i]);
+		else
+			d->warnings[k++] = d->warnings[i];
+	d->nwarnings = k;
+}
+
 /* The keys of ack receipt that depend on others. */
 static void
 check_receipt(struct parser *p)
@@ -810,8 +875,7 @@ check_receipt(struct parser *p)
 	unsigned	  ack_line = p->seen[keyword_index("ack")];
 	unsigned	  max_line = p->seen[keyword_index("retry_max")];
 
-	if (cfg->ack == SH_ACK_RECEIPT && cfg->state_dir == NULL &&
-	    ack_line != 0)
+	if (cfg->ack == SH_ACK_RECEIPT && !records_on(cfg) && ack_line != 0)
 		perr(p, ack_line, "ack receipt needs records: state_dir "
 		    "must not be none");
 	if (cfg->retry_max == -1)
@@ -860,6 +924,7 @@ config_load(const char *path, struct sh_diag *diag)
 	cfg->retry_max = -1;		/* default below */
 	cfg->retry_for = SH_DEFAULT_RETRY_FOR;
 	cfg->runners = SH_DEFAULT_RUNNERS;
+	cfg->database_timeout = SH_DEFAULT_DB_TIMEOUT;
 	if ((cfg->path = strdup(path)) == NULL ||
 	    (cfg->state_dir = strdup(STATE_DIR_DEFAULT)) == NULL) {
 		perr(&p, 0, "%s", strerror(errno));
@@ -889,6 +954,7 @@ config_load(const char *path, struct sh_diag *diag)
 	/* keywords[0] is secret_file; a bad one was reported already. */
 	if (cfg->secret_file == NULL && p.seen[0] == 0)
 		perr(&p, 0, "secret_file is required");
+	check_database(&p);
 	check_receipt(&p);
 	if (p.nerr == 0 && build_env(&p) == -1)
 		perr(&p, 0, "%s", strerror(errno));
@@ -933,6 +999,7 @@ config_free(struct sh_config *cfg)
 	free(cfg->env);
 	free(cfg->user);
 	free(cfg->state_dir);
+	free(cfg->database);
 	free(cfg->secret_file);
 	free(cfg->path);
 	free(cfg);

@@ -72,7 +72,7 @@ request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
 		if (!hook_match(cfg->hooks[i].pattern, ev->type))
 			skip[i] = 1;
 
-	if (cfg->state_dir != NULL) {
+	if (records_on(cfg)) {
 		if ((err = state_open(cfg, ev->id, &st)) != SH_OK)
 			goto out;
 		for (i = 0; i < cfg->nhooks; i++) {

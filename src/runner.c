@@ -260,6 +260,17 @@ reap(struct runner *r)
 	}
 }
 
+/* The records the runner watches stay where they are. */
+static int
+same_store(const struct sh_config *a, const struct sh_config *b)
+{
+	if (a->database != NULL || b->database != NULL)
+		return a->database != NULL && b->database != NULL &&
+		    strcmp(a->database, b->database) == 0;
+	return a->state_dir != NULL && b->state_dir != NULL &&
+	    strcmp(a->state_dir, b->state_dir) == 0;
+}
+
 static void
 reload(struct runner *r)
 {
@@ -269,11 +280,10 @@ reload(struct runner *r)
 	    NULL)
 		log_warnx("runner: reload failed, keeping the old "
 		    "configuration");
-	else if (ncfg->ack != SH_ACK_RECEIPT || ncfg->state_dir == NULL ||
-	    strcmp(ncfg->state_dir, r->cfg->state_dir) != 0) {
+	else if (ncfg->ack != SH_ACK_RECEIPT || !same_store(ncfg, r->cfg)) {
 		log_warnx("runner: reload failed: ack receipt and the same "
-		    "state_dir are needed while running; keeping the old "
-		    "configuration");
+		    "state_dir (or database) are needed while running; keeping "
+		    "the old configuration");
 		config_free(ncfg);
 	} else {
 		config_free(r->cfg);
@@ -390,7 +400,8 @@ runner_main(const char *cfgpath)
 		return 1;
 	}
 	log_info("runner: running the queue of %s with %d at once",
-	    r.cfg->state_dir, r.cfg->runners);
+	    r.cfg->database != NULL ? "the database" : r.cfg->state_dir,
+	    r.cfg->runners);
 	run_loop(&r);
 	log_info("runner: stopped");
 	(void)close(r.ifd);

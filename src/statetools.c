@@ -90,7 +90,7 @@ load_config(const char *cfgpath, struct sh_config **cfgp)
 {
 	if ((*cfgp = config_load_report(cfgpath, 0, NULL)) == NULL)
 		return TOOL_NO;
-	if ((*cfgp)->state_dir == NULL) {
+	if (!records_on(*cfgp)) {
 		fprintf(stderr, "stripehook: %s: state_dir is none: "
 		    "de-duplication is off and no records are kept\n",
 		    (*cfgp)->path);
@@ -120,7 +120,8 @@ warn_owner(const struct sh_config *cfg)
 {
 	struct stat	 sb;
 
-	if (stat(cfg->state_dir, &sb) == 0 && sb.st_uid != geteuid())
+	if (cfg->state_dir != NULL && stat(cfg->state_dir, &sb) == 0 &&
+	    sb.st_uid != geteuid())
 		fprintf(stderr, "stripehook: warning: %s belongs to uid %lu, "
 		    "not to uid %lu running this command\n", cfg->state_dir,
 		    (unsigned long)sb.st_uid, (unsigned long)geteuid());
