@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,41 +170,84 @@ ppath(struct parser *p, unsigned line, const char *what, const char *s,
 	return (*out = pstrdup(p, line, s)) == NULL ? -1 : 0;
 }
 
+/*
+ * The keys whose value is one decimal in a range, and where it goes: one
+ * table, one setter (key_number).
+ */
+enum numtype { NUM_LONG, NUM_SIZE, NUM_INT };
+static const struct numkey {
+	const char	*name;
+	long long	 min, max;
+	size_t		 off;		/* in struct sh_config */
+	enum numtype	 type;
+} numkeys[] = {
+	{ "tolerance", 1, SH_MAX_TOLERANCE,
+	    offsetof(struct sh_config, tolerance), NUM_LONG },
+	{ "max_body", 1, SH_MAX_MAX_BODY,
+	    offsetof(struct sh_config, max_body), NUM_SIZE },
+	{ "hook_timeout", 1, SH_MAX_HOOK_TIMEOUT,
+	    offsetof(struct sh_config, hook_timeout), NUM_LONG },
+	{ "state_ttl", SH_MIN_STATE_TTL, SH_MAX_STATE_TTL,
+	    offsetof(struct sh_config, state_ttl), NUM_LONG },
+	{ "retry_min", 1, SH_MAX_RETRY_MIN,
+	    offsetof(struct sh_config, retry_min), NUM_LONG },
+	{ "retry_max", 1, SH_MAX_RETRY_MAX,
+	    offsetof(struct sh_config, retry_max), NUM_LONG },
+	{ "retry_for", SH_MIN_RETRY_FOR, SH_MAX_RETRY_FOR,
+	    offsetof(struct sh_config, retry_for), NUM_LONG },
+	{ "runners", 1, SH_MAX_RUNNERS,
+	    offsetof(struct sh_config, runners), NUM_INT },
+	{ "database_timeout", 1, SH_MAX_DB_TIMEOUT,
+	    offsetof(struct sh_config, database_timeout), NUM_LONG },
+};
+
+/* Sets av[0], a key of numkeys, to av[1]; 0 with *out set, or -1
+ * (reported). */
+static int
+key_number(struct parser *p, unsigned line, char **av, long long *out)
+{
+	const struct numkey	*k;
+	char			*field;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(numkeys) / sizeof(numkeys[0]); i++)
+		if (strcmp(numkeys[i].name, av[0]) == 0)
+			break;
+	if (i == sizeof(numkeys) / sizeof(numkeys[0]))
+		abort();		/* the keyword table names no other */
+	k = &numkeys[i];
+	if (pnum(p, line, av[0], av[1], k->min, k->max, out) == -1)
+		return -1;
+	field = (char *)p->cfg + k->off;
+	switch (k->type) {
+	case NUM_LONG:
+		*(long *)(void *)field = (long)*out;
+		break;
+	case NUM_SIZE:
+		*(size_t *)(void *)field = (size_t)*out;
+		break;
+	case NUM_INT:
+		*(int *)(void *)field = (int)*out;
+		break;
+	}
+	return 0;
+}
+
+/* The keyword table's setter for the keys of numkeys. */
+static void
+key_numeric(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	(void)key_number(p, line, av, &v);
+}
+
 static void
 key_secret_file(struct parser *p, unsigned line, char **av, size_t ac)
 {
 	(void)ac;
 	ppath(p, line, av[0], av[1], &p->cfg->secret_file);
-}
-
-static void
-key_tolerance(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_TOLERANCE, &v) == 0)
-		p->cfg->tolerance = (long)v;
-}
-
-static void
-key_max_body(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_MAX_BODY, &v) == 0)
-		p->cfg->max_body = (size_t)v;
-}
-
-static void
-key_hook_timeout(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_HOOK_TIMEOUT, &v) == 0)
-		p->cfg->hook_timeout = (long)v;
 }
 
 /* hook_limits cpu=SECONDS files=N fsize=BYTES, any subset, each once. */
@@ -280,11 +324,7 @@ key_state_ttl(struct parser *p, unsigned line, char **av, size_t ac)
 	long long	 v;
 
 	(void)ac;
-	if (pnum(p, line, av[0], av[1], SH_MIN_STATE_TTL, SH_MAX_STATE_TTL,
-	    &v) == -1)
-		return;
-	p->cfg->state_ttl = (long)v;
-	if (v < SH_WARN_STATE_TTL)
+	if (key_number(p, line, av, &v) == 0 && v < SH_WARN_STATE_TTL)
 		diag_warning(p->diag, "%s:%u: state_ttl %lld days is under "
 		    "%d: Dashboard resends reach 15 days, CLI resends 30",
 		    p->path, line, v, SH_WARN_STATE_TTL);
@@ -501,47 +541,6 @@ key_ack(struct parser *p, unsigned line, char **av, size_t ac)
 		perr(p, line, "ack: \"%s\" is not hooks or receipt", av[1]);
 }
 
-static void
-key_retry_min(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RETRY_MIN, &v) == 0)
-		p->cfg->retry_min = (long)v;
-}
-
-static void
-key_retry_max(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RETRY_MAX, &v) == 0)
-		p->cfg->retry_max = (long)v;
-}
-
-static void
-key_retry_for(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], SH_MIN_RETRY_FOR, SH_MAX_RETRY_FOR,
-	    &v) == 0)
-		p->cfg->retry_for = (long)v;
-}
-
-static void
-key_runners(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RUNNERS, &v) == 0)
-		p->cfg->runners = (int)v;
-}
-
 /* on_failure PROGRAM [ARG...]: run as a hook is; its identity is the
  * line's words joined by single spaces. */
 static void
@@ -605,16 +604,6 @@ out:
 	buf_free(&b);
 }
 
-static void
-key_database_timeout(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_DB_TIMEOUT, &v) == 0)
-		p->cfg->database_timeout = (long)v;
-}
-
 static int
 hook_cmp(const void *a, const void *b)
 {
@@ -667,9 +656,9 @@ static const struct keyword {
 	void		(*fn)(struct parser *, unsigned, char **, size_t);
 } keywords[] = {
 	{ "secret_file", 1, 1, 1, "secret_file PATH", key_secret_file },
-	{ "tolerance", 1, 1, 1, "tolerance SECONDS", key_tolerance },
-	{ "max_body", 1, 1, 1, "max_body BYTES", key_max_body },
-	{ "hook_timeout", 1, 1, 1, "hook_timeout SECONDS", key_hook_timeout },
+	{ "tolerance", 1, 1, 1, "tolerance SECONDS", key_numeric },
+	{ "max_body", 1, 1, 1, "max_body BYTES", key_numeric },
+	{ "hook_timeout", 1, 1, 1, "hook_timeout SECONDS", key_numeric },
 	{ "hook_limits", 1, 1, 3,
 	    "hook_limits [cpu=SECONDS] [files=N] [fsize=BYTES]",
 	    key_hook_limits },
@@ -681,13 +670,13 @@ static const struct keyword {
 	{ "env", 0, 1, 1, "env NAME=VALUE", key_env },
 	{ "on", 0, 2, (size_t)-1, "on PATTERN PROGRAM [ARG...]", key_on },
 	{ "ack", 1, 1, 1, "ack hooks|receipt", key_ack },
-	{ "retry_min", 1, 1, 1, "retry_min SECONDS", key_retry_min },
-	{ "retry_max", 1, 1, 1, "retry_max SECONDS", key_retry_max },
-	{ "retry_for", 1, 1, 1, "retry_for SECONDS", key_retry_for },
-	{ "runners", 1, 1, 1, "runners N", key_runners },
+	{ "retry_min", 1, 1, 1, "retry_min SECONDS", key_numeric },
+	{ "retry_max", 1, 1, 1, "retry_max SECONDS", key_numeric },
+	{ "retry_for", 1, 1, 1, "retry_for SECONDS", key_numeric },
+	{ "runners", 1, 1, 1, "runners N", key_numeric },
 	{ "database", 1, 1, (size_t)-1, "database CONNINFO", key_database },
 	{ "database_timeout", 1, 1, 1, "database_timeout SECONDS",
-	    key_database_timeout },
+	    key_numeric },
 	{ "on_failure", 1, 1, (size_t)-1, "on_failure PROGRAM [ARG...]",
 	    key_on_failure },
 };
