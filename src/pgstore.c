@@ -322,14 +322,12 @@ broken:
 	return -1;
 }
 
-/* One parameterised statement; text parameters unless lens given. */
+/* What follows sending a statement: on failure the connection goes (and
+ * is retried later); else its result is collected. */
 static int
-run(struct pg_conn *c, const char *what, const char *sql, int n,
-    const char *const *vals, const int *lens, const int *fmts, int binary,
-    struct pg_res *res)
+sent(struct pg_conn *c, const char *what, int ok, struct pg_res *res)
 {
-	if (!PQsendQueryParams(c->conn, sql, n, NULL, vals, lens, fmts,
-	    binary)) {
+	if (!ok) {
 		log_pq(what, PQerrorMessage(c->conn));
 		drop(c);
 		c->failed = time(NULL);
@@ -338,18 +336,22 @@ run(struct pg_conn *c, const char *what, const char *sql, int n,
 	return collect(c, what, res);
 }
 
+/* One parameterised statement; text parameters unless lens given. */
+static int
+run(struct pg_conn *c, const char *what, const char *sql, int n,
+    const char *const *vals, const int *lens, const int *fmts, int binary,
+    struct pg_res *res)
+{
+	return sent(c, what, PQsendQueryParams(c->conn, sql, n, NULL, vals,
+	    lens, fmts, binary), res);
+}
+
 /* Several statements in one round trip (one implicit transaction). */
 static int
 run_many(struct pg_conn *c, const char *what, const char *sql,
     struct pg_res *res)
 {
-	if (!PQsendQuery(c->conn, sql)) {
-		log_pq(what, PQerrorMessage(c->conn));
-		drop(c);
-		c->failed = time(NULL);
-		return -1;
-	}
-	return collect(c, what, res);
+	return sent(c, what, PQsendQuery(c->conn, sql), res);
 }
 
 /*
