@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,41 +170,84 @@ ppath(struct parser *p, unsigned line, const char *what, const char *s,
 	return (*out = pstrdup(p, line, s)) == NULL ? -1 : 0;
 }
 
+/*
+ * The keys whose value is one decimal in a range, and where it goes: one
+ * table, one setter (key_number).
+ */
+enum numtype { NUM_LONG, NUM_SIZE, NUM_INT };
+static const struct numkey {
+	const char	*name;
+	long long	 min, max;
+	size_t		 off;		/* in struct sh_config */
+	enum numtype	 type;
+} numkeys[] = {
+	{ "tolerance", 1, SH_MAX_TOLERANCE,
+	    offsetof(struct sh_config, tolerance), NUM_LONG },
+	{ "max_body", 1, SH_MAX_MAX_BODY,
+	    offsetof(struct sh_config, max_body), NUM_SIZE },
+	{ "hook_timeout", 1, SH_MAX_HOOK_TIMEOUT,
+	    offsetof(struct sh_config, hook_timeout), NUM_LONG },
+	{ "state_ttl", SH_MIN_STATE_TTL, SH_MAX_STATE_TTL,
+	    offsetof(struct sh_config, state_ttl), NUM_LONG },
+	{ "retry_min", 1, SH_MAX_RETRY_MIN,
+	    offsetof(struct sh_config, retry_min), NUM_LONG },
+	{ "retry_max", 1, SH_MAX_RETRY_MAX,
+	    offsetof(struct sh_config, retry_max), NUM_LONG },
+	{ "retry_for", SH_MIN_RETRY_FOR, SH_MAX_RETRY_FOR,
+	    offsetof(struct sh_config, retry_for), NUM_LONG },
+	{ "runners", 1, SH_MAX_RUNNERS,
+	    offsetof(struct sh_config, runners), NUM_INT },
+	{ "database_timeout", 1, SH_MAX_DB_TIMEOUT,
+	    offsetof(struct sh_config, database_timeout), NUM_LONG },
+};
+
+/* Sets av[0], a key of numkeys, to av[1]; 0 with *out set, or -1
+ * (reported). */
+static int
+key_number(struct parser *p, unsigned line, char **av, long long *out)
+{
+	const struct numkey	*k;
+	char			*field;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(numkeys) / sizeof(numkeys[0]); i++)
+		if (strcmp(numkeys[i].name, av[0]) == 0)
+			break;
+	if (i == sizeof(numkeys) / sizeof(numkeys[0]))
+		abort();		/* the keyword table names no other */
+	k = &numkeys[i];
+	if (pnum(p, line, av[0], av[1], k->min, k->max, out) == -1)
+		return -1;
+	field = (char *)p->cfg + k->off;
+	switch (k->type) {
+	case NUM_LONG:
+		*(long *)(void *)field = (long)*out;
+		break;
+	case NUM_SIZE:
+		*(size_t *)(void *)field = (size_t)*out;
+		break;
+	case NUM_INT:
+		*(int *)(void *)field = (int)*out;
+		break;
+	}
+	return 0;
+}
+
+/* The keyword table's setter for the keys of numkeys. */
+static void
+key_numeric(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	long long	 v;
+
+	(void)ac;
+	(void)key_number(p, line, av, &v);
+}
+
 static void
 key_secret_file(struct parser *p, unsigned line, char **av, size_t ac)
 {
 	(void)ac;
 	ppath(p, line, av[0], av[1], &p->cfg->secret_file);
-}
-
-static void
-key_tolerance(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_TOLERANCE, &v) == 0)
-		p->cfg->tolerance = (long)v;
-}
-
-static void
-key_max_body(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_MAX_BODY, &v) == 0)
-		p->cfg->max_body = (size_t)v;
-}
-
-static void
-key_hook_timeout(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_HOOK_TIMEOUT, &v) == 0)
-		p->cfg->hook_timeout = (long)v;
 }
 
 /* hook_limits cpu=SECONDS files=N fsize=BYTES, any subset, each once. */
@@ -280,11 +324,7 @@ key_state_ttl(struct parser *p, unsigned line, char **av, size_t ac)
 	long long	 v;
 
 	(void)ac;
-	if (pnum(p, line, av[0], av[1], SH_MIN_STATE_TTL, SH_MAX_STATE_TTL,
-	    &v) == -1)
-		return;
-	p->cfg->state_ttl = (long)v;
-	if (v < SH_WARN_STATE_TTL)
+	if (key_number(p, line, av, &v) == 0 && v < SH_WARN_STATE_TTL)
 		diag_warning(p->diag, "%s:%u: state_ttl %lld days is under "
 		    "%d: Dashboard resends reach 15 days, CLI resends 30",
 		    p->path, line, v, SH_WARN_STATE_TTL);
@@ -501,47 +541,6 @@ key_ack(struct parser *p, unsigned line, char **av, size_t ac)
 		perr(p, line, "ack: \"%s\" is not hooks or receipt", av[1]);
 }
 
-static void
-key_retry_min(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RETRY_MIN, &v) == 0)
-		p->cfg->retry_min = (long)v;
-}
-
-static void
-key_retry_max(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RETRY_MAX, &v) == 0)
-		p->cfg->retry_max = (long)v;
-}
-
-static void
-key_retry_for(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], SH_MIN_RETRY_FOR, SH_MAX_RETRY_FOR,
-	    &v) == 0)
-		p->cfg->retry_for = (long)v;
-}
-
-static void
-key_runners(struct parser *p, unsigned line, char **av, size_t ac)
-{
-	long long	 v;
-
-	(void)ac;
-	if (pnum(p, line, av[0], av[1], 1, SH_MAX_RUNNERS, &v) == 0)
-		p->cfg->runners = (int)v;
-}
-
 /* on_failure PROGRAM [ARG...]: run as a hook is; its identity is the
  * line's words joined by single spaces. */
 static void
@@ -576,6 +575,33 @@ key_on_failure(struct parser *p, unsigned line, char **av, size_t ac)
 	if (h != NULL)
 		hook_clear(h);
 	free(h);
+}
+
+/* database CONNINFO: a URI or key=value words (joined by single spaces,
+ * as the line splits them); never repeated in a message (it may hold a
+ * password, which is refused). */
+static void
+key_database(struct parser *p, unsigned line, char **av, size_t ac)
+{
+	struct sh_buf	 b;
+	const char	*why;
+	size_t		 i;
+
+	buf_init(&b);
+	for (i = 1; i < ac; i++)
+		if ((i > 1 && buf_puts(&b, " ") == -1) ||
+		    buf_puts(&b, av[i]) == -1) {
+			perr(p, line, "%s", strerror(errno));
+			goto out;
+		}
+	if ((why = pg_conninfo_problem(b.p)) != NULL) {
+		perr(p, line, "database: %s", why);
+		goto out;
+	}
+	p->cfg->database = b.p;		/* taken over from the buffer */
+	buf_init(&b);
+out:
+	buf_free(&b);
 }
 
 static int
@@ -630,9 +656,9 @@ static const struct keyword {
 	void		(*fn)(struct parser *, unsigned, char **, size_t);
 } keywords[] = {
 	{ "secret_file", 1, 1, 1, "secret_file PATH", key_secret_file },
-	{ "tolerance", 1, 1, 1, "tolerance SECONDS", key_tolerance },
-	{ "max_body", 1, 1, 1, "max_body BYTES", key_max_body },
-	{ "hook_timeout", 1, 1, 1, "hook_timeout SECONDS", key_hook_timeout },
+	{ "tolerance", 1, 1, 1, "tolerance SECONDS", key_numeric },
+	{ "max_body", 1, 1, 1, "max_body BYTES", key_numeric },
+	{ "hook_timeout", 1, 1, 1, "hook_timeout SECONDS", key_numeric },
 	{ "hook_limits", 1, 1, 3,
 	    "hook_limits [cpu=SECONDS] [files=N] [fsize=BYTES]",
 	    key_hook_limits },
@@ -644,10 +670,13 @@ static const struct keyword {
 	{ "env", 0, 1, 1, "env NAME=VALUE", key_env },
 	{ "on", 0, 2, (size_t)-1, "on PATTERN PROGRAM [ARG...]", key_on },
 	{ "ack", 1, 1, 1, "ack hooks|receipt", key_ack },
-	{ "retry_min", 1, 1, 1, "retry_min SECONDS", key_retry_min },
-	{ "retry_max", 1, 1, 1, "retry_max SECONDS", key_retry_max },
-	{ "retry_for", 1, 1, 1, "retry_for SECONDS", key_retry_for },
-	{ "runners", 1, 1, 1, "runners N", key_runners },
+	{ "retry_min", 1, 1, 1, "retry_min SECONDS", key_numeric },
+	{ "retry_max", 1, 1, 1, "retry_max SECONDS", key_numeric },
+	{ "retry_for", 1, 1, 1, "retry_for SECONDS", key_numeric },
+	{ "runners", 1, 1, 1, "runners N", key_numeric },
+	{ "database", 1, 1, (size_t)-1, "database CONNINFO", key_database },
+	{ "database_timeout", 1, 1, 1, "database_timeout SECONDS",
+	    key_numeric },
 	{ "on_failure", 1, 1, (size_t)-1, "on_failure PROGRAM [ARG...]",
 	    key_on_failure },
 };
@@ -802,6 +831,31 @@ read_config(struct parser *p, struct sh_buf *b)
 	return rc;
 }
 
+/* With database, the records are there: state_dir absent or none. */
+static void
+check_database(struct parser *p)
+{
+	struct sh_config *cfg = p->cfg;
+	struct sh_diag	 *d = p->diag;
+	unsigned	  sd_line = p->seen[keyword_index("state_dir")];
+	size_t		  i, k;
+
+	if (cfg->database == NULL)
+		return;
+	if (sd_line != 0 && cfg->state_dir != NULL)
+		perr(p, sd_line, "state_dir: with database, state_dir must be "
+		    "absent or none");
+	free(cfg->state_dir);
+	cfg->state_dir = NULL;
+	/* "state_dir none" warns that de-duplication is off: not so here. */
+	for (i = k = 0; i < d->nwarnings; i++)
+		if (strstr(d->warnings[i], "state_dir none") != NULL)
+			free(d->warnings[i]);
+		else
+			d->warnings[k++] = d->warnings[i];
+	d->nwarnings = k;
+}
+
 /* The keys of ack receipt that depend on others. */
 static void
 check_receipt(struct parser *p)
@@ -810,8 +864,7 @@ check_receipt(struct parser *p)
 	unsigned	  ack_line = p->seen[keyword_index("ack")];
 	unsigned	  max_line = p->seen[keyword_index("retry_max")];
 
-	if (cfg->ack == SH_ACK_RECEIPT && cfg->state_dir == NULL &&
-	    ack_line != 0)
+	if (cfg->ack == SH_ACK_RECEIPT && !records_on(cfg) && ack_line != 0)
 		perr(p, ack_line, "ack receipt needs records: state_dir "
 		    "must not be none");
 	if (cfg->retry_max == -1)
@@ -860,6 +913,7 @@ config_load(const char *path, struct sh_diag *diag)
 	cfg->retry_max = -1;		/* default below */
 	cfg->retry_for = SH_DEFAULT_RETRY_FOR;
 	cfg->runners = SH_DEFAULT_RUNNERS;
+	cfg->database_timeout = SH_DEFAULT_DB_TIMEOUT;
 	if ((cfg->path = strdup(path)) == NULL ||
 	    (cfg->state_dir = strdup(STATE_DIR_DEFAULT)) == NULL) {
 		perr(&p, 0, "%s", strerror(errno));
@@ -889,6 +943,7 @@ config_load(const char *path, struct sh_diag *diag)
 	/* keywords[0] is secret_file; a bad one was reported already. */
 	if (cfg->secret_file == NULL && p.seen[0] == 0)
 		perr(&p, 0, "secret_file is required");
+	check_database(&p);
 	check_receipt(&p);
 	if (p.nerr == 0 && build_env(&p) == -1)
 		perr(&p, 0, "%s", strerror(errno));
@@ -933,6 +988,7 @@ config_free(struct sh_config *cfg)
 	free(cfg->env);
 	free(cfg->user);
 	free(cfg->state_dir);
+	free(cfg->database);
 	free(cfg->secret_file);
 	free(cfg->path);
 	free(cfg);

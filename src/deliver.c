@@ -72,7 +72,7 @@ request_run_hooks(const struct sh_config *cfg, const struct sh_event *ev,
 		if (!hook_match(cfg->hooks[i].pattern, ev->type))
 			skip[i] = 1;
 
-	if (cfg->state_dir != NULL) {
+	if (records_on(cfg)) {
 		if ((err = state_open(cfg, ev->id, &st)) != SH_OK)
 			goto out;
 		for (i = 0; i < cfg->nhooks; i++) {
@@ -237,17 +237,6 @@ backoff(const struct sh_config *cfg, int attempts)
 	return d < cfg->retry_max ? d : cfg->retry_max;
 }
 
-static const char *
-iso_time(time_t t, char *out, size_t len)
-{
-	struct tm	 tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)snprintf(out, len, "@%lld", (long long)t);
-	return out;
-}
-
 /*
  * on_failure, once per dead event: the payload on stdin, the hook
  * environment plus STRIPE_FAILED_HOOK, STRIPE_ATTEMPTS and
@@ -299,9 +288,8 @@ done:
  */
 static enum sh_err
 attempt_failed(const struct sh_config *cfg, struct sh_state *st,
-    struct sh_queued *q, const char *word, int *died)
+    struct sh_queued *q, const char *word, time_t now, int *died)
 {
-	time_t		 now = time(NULL);
 	enum sh_err	 err;
 	int		 qfd, r;
 
@@ -382,11 +370,12 @@ attempt_hooks(const struct sh_config *cfg, struct sh_state *st,
 	return err;
 }
 
-/* The one log line of an attempt (stripehook(8) LOGGING): attempt=N,
- * each hook's result, the outcome and next=TIME (or next=-). */
+/* The one log line of an attempt (stripehook(8) LOGGING): time=ENDED,
+ * attempt=N, each hook's result, the outcome and next=TIME (or next=-),
+ * where a retry's next is ENDED plus the back-off. */
 static void
 log_run(const struct sh_event *ev, int attempt, const struct sh_queued *q,
-    const struct sh_buf *logtail, enum sh_err err)
+    const struct sh_buf *logtail, enum sh_err err, time_t ended)
 {
 	struct sh_buf	 line;
 	const char	*outcome;
@@ -407,7 +396,7 @@ log_run(const struct sh_event *ev, int attempt, const struct sh_queued *q,
 	}
 	buf_init(&line);
 	buf_printf(&line, "time=%s run event=",
-	    iso_time(time(NULL), tbuf, sizeof(tbuf)));
+	    iso_time(ended, tbuf, sizeof(tbuf)));
 	buf_escape(&line, ev->id, strlen(ev->id));
 	buf_puts(&line, " type=");
 	buf_escape(&line, ev->type, strlen(ev->type));
@@ -432,6 +421,7 @@ deliver_attempt(const struct sh_config *cfg, const char *id, int force)
 	char			 word[32] = "";
 	enum sh_err		 err;
 	int			 r, parsed = 0, died = 0, attempt;
+	time_t			 ended;
 
 	buf_init(&payload);
 	buf_init(&logtail);
@@ -464,12 +454,13 @@ deliver_attempt(const struct sh_config *cfg, const char *id, int force)
 	attempt = q.attempts + 1;
 	err = attempt_hooks(cfg, st, &ev, &payload, &logtail, &failed, word,
 	    sizeof(word));
+	ended = time(NULL);
 	if (err == SH_OK)
 		err = attempt_handled(cfg, st);
-	else if (err == SH_E_HOOK && attempt_failed(cfg, st, &q, word,
+	else if (err == SH_E_HOOK && attempt_failed(cfg, st, &q, word, ended,
 	    &died) != SH_OK)
 		err = SH_E_STATE;
-	log_run(&ev, attempt, &q, &logtail, err);
+	log_run(&ev, attempt, &q, &logtail, err, ended);
 	if (died)
 		run_on_failure(cfg, &ev, (const unsigned char *)payload.p,
 		    payload.len, failed->identity, &q);

@@ -162,11 +162,53 @@ hook_match(const char *pattern, const char *type)
 	return *p == '\0';
 }
 
+/* The guard of hook_guard: a lock that must outlive the hook. */
+static int	(*guard_fn)(void *);
+static void	*guard_arg;
+static double	 guard_every, guard_next;
+
+void
+hook_guard(int (*fn)(void *), void *arg, int interval_ms)
+{
+	guard_fn = fn;
+	guard_arg = arg;
+	guard_every = interval_ms / 1000.0;
+	guard_next = 0;
+}
+
+/* 1 when the guard says the lock is lost (checked once per interval). */
+static int
+guard_lost(double now)
+{
+	if (guard_fn == NULL)
+		return 0;
+	if (guard_next == 0)
+		guard_next = now + guard_every;
+	if (now < guard_next)
+		return 0;
+	guard_next = now + guard_every;
+	return guard_fn(guard_arg) == -1;
+}
+
+/* Poll no longer than until the guard's next check (ms -1: no bound). */
+static int
+guard_bound(double now, int ms)
+{
+	int	 g;
+
+	if (guard_fn == NULL || guard_next == 0)
+		return ms;
+	g = guard_next > now ? (int)((guard_next - now) * 1000) + 1 : 0;
+	return ms < 0 || g < ms ? g : ms;
+}
+
 const char *
 hook_result_word(const struct sh_hook_result *r, char *buf, size_t len)
 {
 	if (!r->spawned)
 		snprintf(buf, len, "spawn-failed");
+	else if (r->lost)
+		snprintf(buf, len, "session-lost");
 	else if (r->timed_out)
 		snprintf(buf, len, "timeout");
 	else if (r->ok)
@@ -1065,7 +1107,12 @@ run_io(struct hk_run *r, struct sh_hook_result *res)
 	int		 i, np, ms;
 
 	while (r->msg.kind != HK_MSG_DONE) {
-		ms = run_timeout(r, res);
+		if (!r->kill_sent && guard_lost(mono_now())) {
+			/* The lock's session is lost (hook_guard). */
+			run_command(r, HK_CMD_KILL);
+			r->term_sent = r->kill_sent = res->lost = 1;
+		}
+		ms = guard_bound(mono_now(), run_timeout(r, res));
 		np = 0;
 		memset(pfd, 0, sizeof(pfd));
 		if (r->pin[1] != -1) {

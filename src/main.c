@@ -36,6 +36,7 @@ static const struct command {
 	{ "run", "", tool_run },
 	{ "list", "[--pending | --dead]", tool_list },
 	{ "metrics", "", tool_metrics },
+	{ "migrate", "", tool_migrate },
 	{ "version", "", NULL },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))

@@ -120,6 +120,10 @@ metrics_request(const struct sh_config *cfg, int status, int verified)
 	uint64_t		 now, old;
 	size_t			 i;
 
+	if (cfg != NULL && cfg->database != NULL) {	/* per host, there */
+		pg_metrics_request(cfg, status, verified);
+		return;
+	}
 	if (cfg == NULL || (m = metrics_shared(cfg->state_dir)) == NULL)
 		return;
 	for (i = 0; i < METRICS_NSTATUS; i++)
@@ -140,6 +144,10 @@ metrics_hook(const struct sh_config *cfg, int ok)
 {
 	struct metrics_file	*m;
 
+	if (cfg->database != NULL) {
+		pg_metrics_hook(cfg, ok);
+		return;
+	}
 	if ((m = metrics_shared(cfg->state_dir)) == NULL)
 		return;
 	__atomic_fetch_add(ok ? &m->hook_ok : &m->hook_failed, 1,
@@ -220,6 +228,23 @@ print_metrics(const struct gauges *g, const struct metrics_file *m,
 	    (unsigned long long)counter(m, &m->hook_failed));
 }
 
+/* database: the gauges and this host's counters from there. */
+static int
+metrics_pg(const struct sh_config *cfg, struct gauges *g)
+{
+	struct metrics_file	 m;
+
+	memset(&m, 0, sizeof(m));
+	if (queue_each(cfg, count_entry, g) == -1 ||
+	    pg_metrics_read(cfg, &m.last_event, &m.hook_ok, &m.hook_failed,
+	    metrics_statuses, m.requests, METRICS_NSTATUS) == -1) {
+		fprintf(stderr, "stripehook: cannot read the records\n");
+		return 2;
+	}
+	print_metrics(g, &m, time(NULL));
+	return fflush(stdout) == 0 ? 0 : 2;
+}
+
 /* stripehook metrics [-c file]: stripehook(8) METRICS.  0, or 2 when the
  * records cannot be read. */
 int
@@ -246,6 +271,10 @@ tool_metrics(int argc, char **argv, const char *cfgpath)
 	if ((cfg = config_load_report(cfgpath, 0, NULL)) == NULL)
 		return 1;
 	memset(&g, 0, sizeof(g));
+	if (cfg->database != NULL) {
+		rc = metrics_pg(cfg, &g);
+		goto out;
+	}
 	if (cfg->state_dir == NULL)
 		fprintf(stderr, "stripehook: state_dir is none: no queue "
 		    "and no counters\n");

@@ -83,6 +83,8 @@ queue_lock(struct sh_state *st)
 {
 	int	 fd, r;
 
+	if (state_pg(st) != NULL)	/* database */
+		return pg_queue_lock(state_event_id(st));
 	if ((fd = openat(state_dirfd(st), QUEUE_QLOCK, O_RDONLY | O_CREAT |
 	    O_NOFOLLOW | O_CLOEXEC, QUEUE_ENTRY_MODE)) == -1) {
 		log_warn("queue: open %s/%s", state_event_id(st), QUEUE_QLOCK);
@@ -101,7 +103,9 @@ queue_lock(struct sh_state *st)
 void
 queue_unlock(int fd)
 {
-	if (fd != -1)
+	if (fd == SH_PG_QLOCK_TOKEN)	/* database */
+		pg_queue_unlock(fd);
+	else if (fd != -1)
 		(void)close(fd);
 }
 
@@ -161,6 +165,8 @@ queue_get(const struct sh_config *cfg, const char *id, struct sh_queued *q)
 {
 	int	 qfd, rc;
 
+	if (cfg->database != NULL)
+		return pg_queue_get(cfg, id, q);
 	if ((qfd = queue_dir(cfg, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	rc = read_entry(qfd, id, q);
@@ -195,6 +201,8 @@ queue_put(const struct sh_config *cfg, const char *id,
 	enum sh_err	 rc = SH_E_STATE;
 	int		 qfd, fd = -1, len, made = 0;
 
+	if (cfg->database != NULL)
+		return pg_queue_put(cfg, id, q);
 	if ((qfd = queue_dir(cfg, 1)) == -1)
 		return SH_E_STATE;
 	len = snprintf(buf, sizeof(buf), "attempts=%d first=%lld next=%lld "
@@ -246,6 +254,8 @@ queue_drop(const struct sh_config *cfg, const char *id)
 	enum sh_err	 rc = SH_E_STATE;
 	int		 qfd;
 
+	if (cfg->database != NULL)
+		return pg_queue_drop(cfg, id);
 	if ((qfd = queue_dir(cfg, 0)) == -1)
 		return errno == ENOENT ? SH_OK : SH_E_STATE;
 	if (unlinkat(qfd, id, 0) == -1 && errno != ENOENT)
@@ -268,6 +278,8 @@ queue_each(const struct sh_config *cfg,
 	DIR		*d;
 	int		 qfd, rc = 0;
 
+	if (cfg->database != NULL)
+		return pg_queue_each(cfg, fn, arg);
 	if ((qfd = queue_dir(cfg, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if ((d = fdopendir(qfd)) == NULL) {
@@ -304,6 +316,8 @@ queue_busy(const struct sh_config *cfg, const char *id)
 	char	 path[QUEUE_PATH_MAX];
 	int	 fd, busy = 0;
 
+	if (cfg->database != NULL)
+		return pg_queue_busy(cfg, id);
 	(void)snprintf(path, sizeof(path), "%s/%s/%s", cfg->state_dir, id,
 	    QUEUE_LOCK);
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
@@ -322,6 +336,8 @@ queue_watch(const struct sh_config *cfg)
 	char	 path[QUEUE_PATH_MAX];
 	int	 fd, qfd;
 
+	if (cfg->database != NULL)	/* LISTEN/NOTIFY */
+		return pg_queue_watch(cfg);
 	if ((qfd = queue_dir(cfg, 1)) == -1)
 		return -1;
 	(void)close(qfd);
@@ -349,6 +365,8 @@ queue_changed(int fd, void (*fn)(void *, const char *), void *arg)
 	char			*p;
 	int			 lost = 0;
 
+	if (pg_is_watch(fd))		/* database */
+		return pg_queue_changed(fd, fn, arg);
 	for (;;) {
 		if ((n = read(fd, buf, sizeof(buf))) == -1) {
 			if (errno == EINTR)

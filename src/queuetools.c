@@ -78,7 +78,7 @@ qt_config(const char *cfgpath)
 	struct sh_config *cfg;
 
 	cfg = config_load_report(cfgpath, 0, NULL);
-	if (cfg != NULL && cfg->state_dir == NULL) {
+	if (cfg != NULL && !records_on(cfg)) {
 		fprintf(stderr, "stripehook: %s: state_dir is none: no "
 		    "records and no queue\n", cfgpath);
 		config_free(cfg);
@@ -114,6 +114,16 @@ add_queued(void *arg, const char *id, const struct sh_queued *q)
 	return add_row(r, id, q, 1);
 }
 
+static int
+add_unfinished_pg(void *arg, const char *id, time_t first)
+{
+	struct sh_queued q;
+
+	memset(&q, 0, sizeof(q));
+	q.first = first;
+	return add_row(arg, id, &q, 0);
+}
+
 /* Events with a kept payload and no queue entry: unfinished hooks. */
 static int
 add_unfinished(const struct sh_config *cfg, struct rows *r)
@@ -126,6 +136,8 @@ add_unfinished(const struct sh_config *cfg, struct rows *r)
 	size_t		 i;
 	int		 rc = 0;
 
+	if (cfg->database != NULL)	/* the PostgreSQL store */
+		return pg_each_unfinished(cfg, add_unfinished_pg, r);
 	if ((d = opendir(cfg->state_dir)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {

@@ -153,7 +153,6 @@ start(struct runner *r, struct entry *e)
 	struct sigaction sa;
 	pid_t		 pid, parent = getpid();
 	enum sh_err	 err;
-	int		 sig;
 
 	if ((pid = fork()) == -1) {
 		log_warn("runner: fork");
@@ -161,10 +160,8 @@ start(struct runner *r, struct entry *e)
 	}
 	if (pid > 0)
 		return pid;
+	signals_default();
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
 	/* SIGHUP is the runner's; SIGTERM (from the runner, or from a
 	 * service manager to every process) ends the attempt after the
 	 * running hook. */
@@ -263,6 +260,17 @@ reap(struct runner *r)
 	}
 }
 
+/* The records the runner watches stay where they are. */
+static int
+same_store(const struct sh_config *a, const struct sh_config *b)
+{
+	if (a->database != NULL || b->database != NULL)
+		return a->database != NULL && b->database != NULL &&
+		    strcmp(a->database, b->database) == 0;
+	return a->state_dir != NULL && b->state_dir != NULL &&
+	    strcmp(a->state_dir, b->state_dir) == 0;
+}
+
 static void
 reload(struct runner *r)
 {
@@ -272,11 +280,10 @@ reload(struct runner *r)
 	    NULL)
 		log_warnx("runner: reload failed, keeping the old "
 		    "configuration");
-	else if (ncfg->ack != SH_ACK_RECEIPT || ncfg->state_dir == NULL ||
-	    strcmp(ncfg->state_dir, r->cfg->state_dir) != 0) {
+	else if (ncfg->ack != SH_ACK_RECEIPT || !same_store(ncfg, r->cfg)) {
 		log_warnx("runner: reload failed: ack receipt and the same "
-		    "state_dir are needed while running; keeping the old "
-		    "configuration");
+		    "state_dir (or database) are needed while running; keeping "
+		    "the old configuration");
 		config_free(ncfg);
 	} else {
 		config_free(r->cfg);
@@ -393,7 +400,8 @@ runner_main(const char *cfgpath)
 		return 1;
 	}
 	log_info("runner: running the queue of %s with %d at once",
-	    r.cfg->state_dir, r.cfg->runners);
+	    r.cfg->database != NULL ? "the database" : r.cfg->state_dir,
+	    r.cfg->runners);
 	run_loop(&r);
 	log_info("runner: stopped");
 	(void)close(r.ifd);
@@ -409,8 +417,6 @@ runner_main(const char *cfgpath)
 int
 runner_drop_root(const struct sh_config *cfg)
 {
-	struct passwd	*pw;
-
 	if (geteuid() != 0)
 		return 0;
 	if (cfg->user == NULL) {
@@ -418,15 +424,7 @@ runner_drop_root(const struct sh_config *cfg)
 		    "an unprivileged user");
 		return 0;
 	}
-	if ((pw = getpwnam(cfg->user)) == NULL || pw->pw_uid == 0 ||
-	    initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1 ||
-	    setuid(0) != -1) {
-		fprintf(stderr, "stripehook: cannot switch to user %s\n",
-		    cfg->user);
-		return -1;
-	}
-	return 0;
+	return become_user_named(cfg->user);
 }
 
 /* stripehook run [-c file]: the runner in the foreground. */

@@ -325,9 +325,7 @@ listen_systemd(void)
 static pid_t
 spawn_worker(int listenfd, const char *cfgpath)
 {
-	struct sigaction sa;
 	pid_t	 pid, master = getpid();
-	int	 sig;
 
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
@@ -336,10 +334,7 @@ spawn_worker(int listenfd, const char *cfgpath)
 	if (pid > 0)
 		return pid;
 	/* The worker: default signals, no master's pipe, FastCGI loop. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
+	signals_default();
 	close(sigpipe_fds[0]);
 	close(sigpipe_fds[1]);
 	/* A worker outliving its master finishes its request and stops. */

@@ -86,6 +86,8 @@ struct sh_state {
 	int	 dirfd;			/* state_dir/id */
 	int	 lockfd;		/* state_dir/id/lock, -1 when not locked */
 	int	 root_synced;		/* state_dir synced since we opened */
+	struct pg_event *pg;		/* database: the PostgreSQL store
+					 * (pgstore.c) does the work */
 };
 
 /*
@@ -219,6 +221,7 @@ state_close(struct sh_state *st)
 	if (st == NULL)
 		return;
 	close_event(st);
+	pg_event_close(st->pg);		/* database */
 	if (st->rootfd != -1)
 		(void)close(st->rootfd);
 	free(st->state_dir);
@@ -337,6 +340,30 @@ lock_event(struct sh_state *st, enum sh_err *err)
 	return still_linked(st);
 }
 
+/* database: the same handle around the PostgreSQL store's event. */
+static enum sh_err
+open_pg(const struct sh_config *cfg, const char *id, int create, int lock,
+    struct sh_state **out)
+{
+	struct sh_state	*st;
+	struct pg_event	*pe = NULL;
+	enum sh_err	 rc;
+
+	if ((rc = pg_event_open(cfg, id, create, lock, &pe)) != SH_OK ||
+	    pe == NULL)
+		return rc;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		log_warn("state: out of memory");
+		pg_event_close(pe);
+		return SH_E_STATE;
+	}
+	st->rootfd = st->dirfd = st->lockfd = -1;
+	(void)snprintf(st->id, sizeof(st->id), "%s", id);
+	st->pg = pe;
+	*out = st;
+	return SH_OK;
+}
+
 /*
  * Opens the event's directory, creating it when create is set, and locks
  * it when lock is set (LOCK_EX|LOCK_NB).  SH_OK with *out set; SH_OK with
@@ -355,6 +382,8 @@ open_event(const struct sh_config *cfg, const char *id, int create, int lock,
 	int		 tries, r;
 
 	*out = NULL;
+	if (cfg->database != NULL)	/* the PostgreSQL store */
+		return open_pg(cfg, id, create, lock, out);
 	if (cfg->state_dir == NULL) {
 		log_warnx("state: records used while state_dir is none");
 		return SH_E_STATE;
@@ -502,6 +531,8 @@ state_hook_done(struct sh_state *st, const struct sh_hook *hook)
 	char		 name[STATE_NAME_MAX];
 	struct stat	 sb;
 
+	if (st->pg != NULL)
+		return pg_hook_done(st->pg, hook);
 	if (record_name(hook->identity, name) == -1)
 		return -1;
 	if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -522,6 +553,8 @@ enum sh_err
 state_keep_payload(struct sh_state *st, const unsigned char *body,
     size_t len)
 {
+	if (st->pg != NULL)
+		return pg_keep_payload(st->pg, body, len);
 	return write_atomic(st, STATE_PAYLOAD, STATE_PAYLOAD_MODE, body, len);
 }
 
@@ -533,6 +566,8 @@ state_record(struct sh_state *st, const struct sh_hook *hook)
 	struct sh_buf	 b;
 	enum sh_err	 rc = SH_E_STATE;
 
+	if (st->pg != NULL)
+		return pg_record(st->pg, hook);
 	buf_init(&b);
 	if (record_name(hook->identity, name) == -1)
 		goto done;
@@ -552,6 +587,8 @@ done:
 enum sh_err
 state_finish(struct sh_state *st)
 {
+	if (st->pg != NULL)
+		return pg_finish(st->pg);
 	if (unlinkat(st->dirfd, STATE_PAYLOAD, 0) == -1) {
 		if (errno == ENOENT)
 			return SH_OK;
@@ -575,6 +612,8 @@ state_payload(struct sh_state *st, struct sh_buf *b, size_t max)
 {
 	int	 fd, rc = 1;
 
+	if (st->pg != NULL)
+		return pg_payload(st->pg, b, max);
 	if ((fd = open_record(st, STATE_PAYLOAD, 0, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (read_fd_all(fd, b, max) == -1) {
@@ -671,6 +710,8 @@ state_records(struct sh_state *st, int (*fn)(void *, const char *, time_t),
 	struct records_walk	 w;
 	int			 r;
 
+	if (st->pg != NULL)
+		return pg_records(st->pg, fn, arg);
 	w.st = st;
 	w.fn = fn;
 	w.arg = arg;
@@ -690,6 +731,8 @@ state_forget(struct sh_state *st, const char *identity)
 {
 	char	 name[STATE_NAME_MAX];
 
+	if (st->pg != NULL)
+		return pg_forget(st->pg, identity);
 	if (record_name(identity, name) == -1)
 		return -1;
 	if (unlinkat(st->dirfd, name, 0) == -1) {
@@ -844,6 +887,8 @@ state_prune(const struct sh_config *cfg, time_t now, unsigned *removed,
 	enum sh_err	 rc = SH_E_STATE;
 
 	*removed = *busy = 0;
+	if (cfg->database != NULL)
+		return pg_prune(cfg, now, removed, busy);
 	if (cfg->state_dir == NULL) {
 		log_warnx("state: prune while state_dir is none");
 		return SH_E_STATE;
@@ -895,4 +940,11 @@ const char *
 state_event_id(const struct sh_state *st)
 {
 	return st->id;
+}
+
+/* The PostgreSQL store's event behind st, or NULL (the files). */
+struct pg_event *
+state_pg(const struct sh_state *st)
+{
+	return st->pg;
 }

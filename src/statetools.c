@@ -90,7 +90,7 @@ load_config(const char *cfgpath, struct sh_config **cfgp)
 {
 	if ((*cfgp = config_load_report(cfgpath, 0, NULL)) == NULL)
 		return TOOL_NO;
-	if ((*cfgp)->state_dir == NULL) {
+	if (!records_on(*cfgp)) {
 		fprintf(stderr, "stripehook: %s: state_dir is none: "
 		    "de-duplication is off and no records are kept\n",
 		    (*cfgp)->path);
@@ -120,7 +120,8 @@ warn_owner(const struct sh_config *cfg)
 {
 	struct stat	 sb;
 
-	if (stat(cfg->state_dir, &sb) == 0 && sb.st_uid != geteuid())
+	if (cfg->state_dir != NULL && stat(cfg->state_dir, &sb) == 0 &&
+	    sb.st_uid != geteuid())
 		fprintf(stderr, "stripehook: warning: %s belongs to uid %lu, "
 		    "not to uid %lu running this command\n", cfg->state_dir,
 		    (unsigned long)sb.st_uid, (unsigned long)geteuid());
@@ -173,17 +174,6 @@ load_records(struct sh_state *st, struct records *r)
 	if (r->n > 1)
 		qsort(r->v, r->n, sizeof(*r->v), record_cmp);
 	return 0;
-}
-
-static const char *
-iso_time(time_t t, char *out, size_t len)
-{
-	struct tm	 tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)snprintf(out, len, "@%lld", (long long)t);
-	return out;
 }
 
 static struct record *

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -63,6 +64,10 @@ struct json_object;
 #define SH_MAX_RETRY_FOR	2592000
 #define SH_DEFAULT_RUNNERS	1
 #define SH_MAX_RUNNERS		64
+/* PostgreSQL store (stripehook.conf(5) database) */
+#define SH_DEFAULT_DB_TIMEOUT	5		/* seconds */
+#define SH_MAX_DB_TIMEOUT	60
+#define SH_DB_SCHEMA_VERSION	1		/* what `stripehook migrate` makes */
 
 /* ---- Errors: one table decides status and message (errors.c) ---- */
 enum sh_err {
@@ -176,7 +181,13 @@ struct sh_config {
 	int		 runners;	/* events one runner runs at once */
 	struct sh_hook	*on_failure;	/* NULL: unset; identity "on_failure
 					 * PROGRAM [ARG...]", no pattern */
+	char		*database;	/* libpq conninfo; NULL: records in
+					 * state_dir (then state_dir is NULL) */
+	long		 database_timeout;	/* seconds */
 };
+
+/* Records are kept (de-duplication on): in state_dir or in the database. */
+#define records_on(cfg)	((cfg)->state_dir != NULL || (cfg)->database != NULL)
 
 /* Diagnostics collected while loading: each error is "FILE:LINE: message"
  * (or "FILE: message"), each warning a plain message. */
@@ -298,6 +309,7 @@ struct sh_hook_result {
 	int	 spawned;	/* 0: could not start (logged) */
 	int	 status;	/* waitpid status when spawned */
 	int	 timed_out;
+	int	 lost;		/* killed: the guard's lock was lost */
 	double	 seconds;
 };
 /* Runs one hook for the event with body on stdin, logging its output
@@ -307,12 +319,18 @@ struct sh_hook_result {
 int	hook_run(const struct sh_config *, const struct sh_hook *,
 	    const struct sh_event *, const unsigned char *body, size_t len,
 	    struct sh_hook_result *);
+/* A check hook_run makes every interval_ms while a hook runs (the
+ * PostgreSQL store's session that holds the event's lock): when fn returns
+ * -1 the hook's process group is killed at once, and the hook has failed
+ * ("session-lost").  fn NULL: none. */
+void	hook_guard(int (*fn)(void *), void *arg, int interval_ms);
 /* Describes a result for the log: "ok", "exit=3", "signal=9",
- * "timeout", "spawn-failed". */
+ * "timeout", "session-lost", "spawn-failed". */
 const char *hook_result_word(const struct sh_hook_result *, char *, size_t);
 
 /* ---- De-duplication records (state.c), stripehook(8) DELIVERY ---- */
 struct sh_state;
+struct pg_event;
 /* Locks the event (flock, non-blocking) under cfg->state_dir.
  * SH_OK: *out is an open handle; SH_E_IN_PROGRESS: another delivery holds
  * it; SH_E_STATE: records cannot be read or written (logged). */
@@ -349,6 +367,7 @@ enum sh_err state_open_unlocked(const struct sh_config *, const char *,
 	    struct sh_state **out);
 int	state_dirfd(const struct sh_state *);
 const char *state_event_id(const struct sh_state *);
+struct pg_event *state_pg(const struct sh_state *);	/* NULL: files */
 
 /*
  * ---- The queue of ack receipt (queue.c), stripehook(8) ACK ON RECEIPT ----
@@ -395,6 +414,61 @@ int	queue_changed(int fd, void (*fn)(void *, const char *id), void *arg);
 /* ---- Counters for `stripehook metrics` (metrics.c) ---- */
 void	metrics_request(const struct sh_config *, int status, int verified);
 void	metrics_hook(const struct sh_config *, int ok);
+
+/*
+ * ---- The PostgreSQL store (pgstore.c), stripehook.conf(5) database ----
+ *
+ * The second implementation of the records interface above: state.c,
+ * queue.c and metrics.c hand over to these when cfg->database is set, so
+ * their callers never know which store they talk to.  Built without libpq
+ * (configure --without-postgresql), each fails and says so.
+ */
+struct pg_event;
+/* What pg_queue_lock returns for queue_unlock: above any descriptor. */
+#define SH_PG_QLOCK_TOKEN	INT_MAX
+/* NULL when conninfo is acceptable (libpq parses it, holds no password),
+ * else a static message. */
+const char *pg_conninfo_problem(const char *conninfo);
+enum sh_err pg_event_open(const struct sh_config *, const char *id,
+	    int create, int lock, struct pg_event **out);
+void	pg_event_close(struct pg_event *);
+int	pg_hook_done(struct pg_event *, const struct sh_hook *);
+enum sh_err pg_keep_payload(struct pg_event *, const unsigned char *,
+	    size_t);
+enum sh_err pg_record(struct pg_event *, const struct sh_hook *);
+enum sh_err pg_finish(struct pg_event *);
+int	pg_payload(struct pg_event *, struct sh_buf *, size_t max);
+int	pg_records(struct pg_event *,
+	    int (*fn)(void *, const char *identity, time_t when), void *arg);
+int	pg_forget(struct pg_event *, const char *identity);
+enum sh_err pg_prune(const struct sh_config *, time_t now,
+	    unsigned *removed, unsigned *busy);
+int	pg_each_unfinished(const struct sh_config *,
+	    int (*fn)(void *, const char *id, time_t first), void *arg);
+int	pg_queue_lock(const char *id);
+void	pg_queue_unlock(int);
+int	pg_queue_get(const struct sh_config *, const char *,
+	    struct sh_queued *);
+enum sh_err pg_queue_put(const struct sh_config *, const char *,
+	    const struct sh_queued *);
+enum sh_err pg_queue_drop(const struct sh_config *, const char *);
+int	pg_queue_each(const struct sh_config *,
+	    int (*fn)(void *, const char *, const struct sh_queued *), void *);
+int	pg_queue_busy(const struct sh_config *, const char *);
+int	pg_queue_watch(const struct sh_config *);
+/* 1 when fd is the descriptor pg_queue_watch gave. */
+int	pg_is_watch(int fd);
+int	pg_queue_changed(int fd, void (*fn)(void *, const char *), void *);
+void	pg_metrics_request(const struct sh_config *, int status,
+	    int verified);
+void	pg_metrics_hook(const struct sh_config *, int ok);
+/* This host's counters and the database's last event time: 0 or -1. */
+int	pg_metrics_read(const struct sh_config *, uint64_t *last_event,
+	    uint64_t *hook_ok, uint64_t *hook_failed, const int *statuses,
+	    uint64_t *requests, size_t nstatus);
+/* Errors about the database for `check` (reachable, schema) into diag. */
+void	pg_check(const struct sh_config *, struct sh_diag *);
+int	tool_migrate(int argc, char **argv, const char *cfgpath);
 
 /* ---- Delivery (deliver.c) ---- */
 /* Set in a runner's attempt process on SIGTERM: no further hook starts. */
@@ -505,5 +579,8 @@ int	become_user(const struct passwd *, const char **step);
 /* The same by name, refusing root: for the tools started as root.  0, or
  * -1 after saying why on stderr. */
 int	become_user_named(const char *);
+/* ISO 8601 UTC of t into out (returned); default signal dispositions. */
+const char *iso_time(time_t, char *out, size_t len);
+void	signals_default(void);
 
 #endif /* STRIPEHOOK_H */

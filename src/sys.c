@@ -1,15 +1,18 @@
 /*
  * Small pieces of system plumbing that several modules need, written
  * once: the monotonic clock that times requests, hooks and FastCGI reads,
- * and the switch to an unprivileged user (serve, and the tools started as
- * root).
+ * times in ISO 8601 for the tools and logs, default signal dispositions
+ * for forked children, and the switch to an unprivileged user (serve, the
+ * runner, and the tools started as root).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +26,33 @@ mono_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* t as ISO 8601 UTC ("2026-12-03T12:00:00Z") into out; "@SECONDS" if it
+ * cannot be formatted.  Returns out. */
+const char *
+iso_time(time_t t, char *out, size_t len)
+{
+	struct tm	 tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)snprintf(out, len, "@%lld", (long long)t);
+	return out;
+}
+
+/* Every signal back to its default disposition: the first thing a forked
+ * worker or runner child does before it sets up its own. */
+void
+signals_default(void)
+{
+	struct sigaction sa;
+	int		 sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
 }
 
 /*

@@ -369,6 +369,8 @@ tool_check(int argc, char **argv, const char *cfgpath)
 	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)
 		ngroups = 0;
 
+	if (cfg->database != NULL)	/* reachable, schema current */
+		pg_check(cfg, &diag);
 	if (cfg->state_dir != NULL) {
 		if (stat(cfg->state_dir, &st) == -1)
 			diag_error(&diag, "%s: state_dir %s: %s", path,
