@@ -9,14 +9,19 @@
  * each loop for SECONDS doing that, one write at a time.  With GROUP > 1
  * (WRITERS must be 1), each loop creates and writes GROUP files, then
  * fsyncs each and DIR once: the syncs a server could share among GROUP
- * concurrent requests.  Every file is removed at the end.  Prints
+ * concurrent requests.  With SYNC "syncfs", each loop ends with one
+ * syncfs(2) of DIR's file system instead of the fsyncs (one journal commit
+ * for the whole group, but also for whatever else the file system holds).
+ * Every file is removed at the end.  Prints
  *
- *	FSYNC writers=W group=G writes=N duration_us=D p50_us=A p99_us=B max_us=C
+ *	FSYNC writers=W group=G sync=S writes=N duration_us=D p50_us=A p99_us=B max_us=C
  *
  * where the latencies are those of one loop (one write, or one group).
+ * Each file holds 3431 bytes, the benchmark's event.
  *
- *	bench-fsync DIR WRITERS GROUP SECONDS [SIZE]
+ *	bench-fsync DIR WRITERS GROUP SECONDS [fsync | syncfs]
  */
+#define _GNU_SOURCE		/* syncfs */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -40,7 +45,7 @@ struct writer {
 };
 
 static const char	*dir;
-static int		 dirfd_, group;
+static int		 dirfd_, group, use_syncfs;
 static size_t		 size;
 static char		*payload;
 static double		 deadline;
@@ -84,11 +89,16 @@ one_loop(struct writer *w)
 			goto out;
 		n++;
 	}
-	for (i = 0; i < n; i++)
-		if (fsync(fds[i]) == -1)
+	if (use_syncfs) {
+		if (syncfs(dirfd_) == -1)
 			goto out;
-	if (fsync(dirfd_) == -1)
-		goto out;
+	} else {
+		for (i = 0; i < n; i++)
+			if (fsync(fds[i]) == -1)
+				goto out;
+		if (fsync(dirfd_) == -1)
+			goto out;
+	}
 	rc = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -157,8 +167,9 @@ report(struct writer *ws, int nw, double secs)
 		n += k;
 	}
 	qsort(all, n, sizeof(*all), cmp_long);
-	printf("FSYNC writers=%d group=%d writes=%ld duration_us=%.0f "
-	    "p50_us=%ld p99_us=%ld max_us=%ld\n", nw, group, files,
+	printf("FSYNC writers=%d group=%d sync=%s writes=%ld duration_us=%.0f "
+	    "p50_us=%ld p99_us=%ld max_us=%ld\n", nw, group,
+	    use_syncfs ? "syncfs" : "fsync", files,
 	    secs * 1e6, n ? all[n / 2] : 0, n ? all[n * 99 / 100] : 0,
 	    n ? all[n - 1] : 0);
 	free(all);
@@ -173,15 +184,17 @@ main(int argc, char *argv[])
 
 	if (argc < 5 || argc > 6) {
 		fprintf(stderr, "usage: bench-fsync DIR WRITERS GROUP SECONDS "
-		    "[SIZE]\n");
+		    "[fsync | syncfs]\n");
 		return 2;
 	}
 	dir = argv[1];
 	nw = atoi(argv[2]);
 	group = atoi(argv[3]);
-	size = argc == 6 ? (size_t)atol(argv[5]) : 3431;
+	size = 3431;
+	use_syncfs = argc == 6 && strcmp(argv[5], "syncfs") == 0;
 	if (nw < 1 || nw > MAX_WRITERS || group < 1 || group > MAX_GROUP ||
-	    (group > 1 && nw != 1) || size < 1 || atof(argv[4]) <= 0) {
+	    (group > 1 && nw != 1) || atof(argv[4]) <= 0 ||
+	    (argc == 6 && !use_syncfs && strcmp(argv[5], "fsync") != 0)) {
 		fprintf(stderr, "bench-fsync: bad arguments\n");
 		return 2;
 	}
