@@ -66,6 +66,8 @@ chown "$RU:$RG" "$R/secret"
 #   fail N    fail (exit 1) N more times
 #   always    fail (exit 1)
 #   sleep N   sleep N seconds, then succeed
+#   hold      wait until ID.NAME.release exists (at most 300 s), then
+#             succeed: a run that lasts as long as the test needs
 #   hang      (once) write its pid to ID.NAME.pid and sleep 60 s
 # It logs "ID NAME ok" or "ID NAME fail" at the end.  As "rh onfail" it
 # keeps its environment and stdin in $FLAG_DIR/ID.onfail.*.
@@ -98,6 +100,12 @@ if [ -f "$flag" ]; then
 		exit 1 ;;
 	sleep)
 		sleep "$n" ;;
+	hold)
+		i=0
+		while [ ! -e "$flag.release" ] && [ "$i" -lt 3000 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done ;;
 	hang)
 		rm -f "$flag"
 		echo $$ > "$flag.pid.tmp"
@@ -281,11 +289,12 @@ list_line() {
 
 # ---- the scenarios -----------------------------------------------------------
 
-# A hook sleeping 10 s: the answer comes while it still runs; redeliveries
-# during and after answer 200 and run nothing; the success is recorded.
+# A hook that runs until the test releases it: the answer comes while it
+# still runs; redeliveries during and after answer 200 and run nothing;
+# the success is recorded.
 t_slow() {
 	local s=$1 id=evt_${1}_slow
-	flag h1 "$id" "sleep 10"
+	flag h1 "$id" "hold"
 	post1 "$s" "$id" "slow hook: queued, 200" "$B_QUEUED"
 	ok "$(oks "$s" "$id" h1)" "$s: slow hook: answered before the hook ended"
 	wait_for $((20 * SLOW)) has_start "$s" "$id" h1
@@ -295,6 +304,9 @@ t_slow() {
 	    "$s: slow hook: list shows it running"
 	post1 "$s" "$id" "redelivery while the hook runs: 200 queued" \
 	    "$B_QUEUED"
+	is "$(oks "$s" "$id" h1)" 0 \
+	    "$s: slow hook: still running after the redelivery"
+	: >"$R/flags/$id.h1.release"
 	wait_for $((40 * SLOW)) has_ok "$s" "$id" h2
 	ok $? "$s: slow hook: both hooks succeeded"
 	# The runner records the last success, then the event leaves the
