@@ -39,7 +39,7 @@ for mode in hooks receipt; do
 	STRIPEHOOK=$STRIPEHOOK timeout -k 10 $((300 * SLOW)) \
 	    bash "$LOADTEST" "${args[@]}" >"$out" 2>&1
 	ok $? "ack $mode across three hosts, one killed: the load script says OK"
-	diag "$(tail -n 10 "$out")"
+	diag "$(tail -n 24 "$out")"
 	like "$(cat "$out")" 'host 2 killed after [0-9]+ deliveries answered \(mid-hook: yes\)' \
 	    "ack $mode: host 2 was killed in the middle of a hook"
 	like "$(cat "$out")" 'host 2 started again after [0-9]+ deliveries answered' \
