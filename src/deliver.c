@@ -461,7 +461,7 @@ deliver_attempt(const struct sh_config *cfg, const char *id, int force)
 	    &died) != SH_OK)
 		err = SH_E_STATE;
 	log_run(&ev, attempt, &q, &logtail, err, ended);
-	if (died)
+	if (died && failed != NULL)
 		run_on_failure(cfg, &ev, (const unsigned char *)payload.p,
 		    payload.len, failed->identity, &q);
 out:

@@ -1331,6 +1331,7 @@ static int
 migrate(struct pg_conn *c)
 {
 	struct pg_res	 res;
+	long long	 ll;
 	long		 v;
 	int		 rc = -1;
 
@@ -1339,7 +1340,13 @@ migrate(struct pg_conn *c)
 	    "EXISTS stripehook_schema (version integer NOT NULL); SELECT "
 	    "coalesce(max(version), 0) FROM stripehook_schema", &res) == -1)
 		goto fail;
-	v = atol(PQgetvalue(res.r[3], 0, 0));
+	if (res.n < 4 || PQntuples(res.r[3]) != 1 ||
+	    parse_decimal(PQgetvalue(res.r[3], 0, 0), 0, INT32_MAX, &ll) != 0) {
+		log_warnx("database: migrate: no schema version read");
+		res_clear(&res);
+		goto fail;
+	}
+	v = (long)ll;
 	res_clear(&res);
 	if (v > SH_DB_SCHEMA_VERSION) {
 		fprintf(stderr, "stripehook: schema version %ld is newer than "

@@ -303,7 +303,8 @@ replay_ids(const struct sh_config *cfg, const char *cfgpath, char **ids,
 	int		 rc = QT_OK, r;
 
 	for (i = 0; i < n; i++) {
-		if (!event_id_valid(ids[i], strlen(ids[i]))) {
+		if (ids[i] == NULL ||
+		    !event_id_valid(ids[i], strlen(ids[i]))) {
 			fprintf(stderr, "stripehook: invalid event id\n");
 			r = QT_NO;
 		} else if ((r = queue_get(cfg, ids[i], &q)) == 1)

@@ -347,7 +347,6 @@ run_loop(struct runner *r)
 {
 	struct pollfd	 pfd[2];
 	time_t		 now;
-	int		 lost;
 
 	rescan(r);
 	while (!r->stopping || r->active > 0) {
@@ -364,7 +363,7 @@ run_loop(struct runner *r)
 		signals(r);
 		reap(r);
 		if (pfd[1].revents != 0) {
-			if ((lost = queue_changed(r->ifd, changed, r)) != 0)
+			if (queue_changed(r->ifd, changed, r) != 0)
 				rescan(r);
 		} else if (time(NULL) >= now + RUNNER_RESCAN)
 			rescan(r);

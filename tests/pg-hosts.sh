@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Functions are called through wait_for and traps (SC2317); logs are read
+# while servers append to them (SC2094); ls lists our own plain names.
+# shellcheck disable=SC2317,SC2094,SC2012
 # Several hosts as they are deployed (stripehook(8) SEVERAL HOSTS): three
 # `serve` hosts, each in a network namespace of its own with its own
 # configuration, reaching PostgreSQL (in a namespace of its own) over TCP
@@ -97,7 +100,6 @@ EOF
 chmod 0755 "$H/hold"
 
 # Host N: its own configuration and secret, serve in namespace N.
-HOST_PID=()
 for n in 1 2 3; do
 	s=$W/sv/host$n.secret
 	printf '%s\n' "$SECRET" >"$s"
@@ -123,14 +125,13 @@ for n in 1 2 3; do
 	sv_bg "$W/sv/host$n.log" ip netns exec "sh$n.$TAG" env -i \
 	    PATH=/usr/bin:/bin "$SV_BIN" -c "$W/sv/host$n.conf" serve \
 	    --listen "unix:$W/sv/host$n.sock" --workers 2
-	HOST_PID[n]=$SV_PID
 	wait_for 10 sv_socket_up "$W/sv/host$n.sock" ||
 		bail "host $n did not start: $(cat "$W/sv/host$n.log")"
 done
 
 # nginx in front, an upstream of the three.
 d=$W/sv/nginx
-mkdir -p "$d/tmp" && chmod 0755 "$d" || bail "mkdir $d"
+{ mkdir -p "$d/tmp" && chmod 0755 "$d"; } || bail "mkdir $d"
 cp "$NGINX_FASTCGI_PARAMS" "$d/fastcgi_params" || bail "no fastcgi_params"
 port=$(sv_port)
 cat >"$d/nginx.conf" <<EOF
