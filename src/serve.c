@@ -194,8 +194,9 @@ done:
  * a directory nobody else can write (socket_dir_safe).  An existing path
  * is replaced only when it is a socket.  The socket is bound under a
  * temporary name in the same directory with its final mode and group,
- * then renamed into place: it never shows up at path with other
- * permissions, and a socket already there is replaced atomically.
+ * listening, then renamed into place: it never shows up at path with
+ * other permissions or refusing connections, and a socket already there
+ * is replaced atomically.
  */
 static int
 listen_unix(const char *path, gid_t gid)
@@ -228,7 +229,7 @@ listen_unix(const char *path, gid_t gid)
 		return -1;
 	}
 	if (bind_owned(fd, tmp, (size_t)n, gid) == -1 ||
-	    rename(tmp, path) == -1) {
+	    listen(fd, SERVE_BACKLOG) == -1 || rename(tmp, path) == -1) {
 		log_warn("cannot put the socket in place at %s", path);
 		close(fd);
 		unlink(tmp);
@@ -451,6 +452,7 @@ serve_bind(struct serve *sv)
 			return 1;
 		if ((sv->unix_path = strdup(a + 5)) == NULL)
 			fatal("strdup");
+		return 0;
 	} else if ((sv->fd = listen_inet(a)) == -1)
 		return 1;
 	if (listen(sv->fd, SERVE_BACKLOG) == -1) {

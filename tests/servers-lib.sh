@@ -400,6 +400,13 @@ spawn_fcgi() {
 serve_start() {
 	SERVE_LOG=$W/sv/$1.log
 	: >"$SERVE_LOG"
+	# A serve that switched to its user cannot remove its socket from a
+	# directory only root can write (stripehook(8) serve): the name of a
+	# stopped one stays, and waiting for it to appear would wait for
+	# nothing.
+	case $3 in
+	unix:*) rm -f "${3#unix:}" ;;
+	esac
 	sv_bg "$SERVE_LOG" env -i PATH=/usr/bin:/bin "$SV_BIN" -c "$2" serve \
 	    --listen "$3" --workers "${4:-2}"
 	SERVE_PID=$SV_PID

@@ -256,6 +256,29 @@ EOF
 	is "$(stat -c %G "$sock")" "$SV_GROUP" "serve: unix socket group $SV_GROUP"
 	sv_stop "$SERVE_PID"
 
+	# The socket is listening before it shows up at its path: with
+	# listen() held up for 3 s by strace, a client that connects the
+	# moment the name appears is not refused.  (LeakSanitizer cannot run
+	# under ptrace.)
+	if have strace; then
+		rm -f "$sock"
+		SERVE_LOG=$W/sv/serve-early.log
+		sv_bg "$SERVE_LOG" env -i PATH=/usr/bin:/bin ASAN_OPTIONS=detect_leaks=0 strace -f -qq \
+		    -o /dev/null -e trace=listen -e inject=listen:delay_enter=3s \
+		    "$SV_BIN" -c "$conf" serve --listen "unix:$sock" --workers 1
+		tracer=$SV_PID
+		wait_for 30 sv_socket_up "$sock"
+		python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])' "$sock" 2>"$W/sv/early.err"
+		ok $? "serve: the socket accepts connections as soon as it appears ($(tail -n 1 "$W/sv/early.err"))"
+		# serve under strace: stop serve, then strace ends with it.
+		sv_stop "$(pgrep -P "$tracer" | head -n 1)"
+		sv_stop "$tracer" || diag "strace did not end with serve"
+	else
+		unavailable "serve socket early connect" 1
+	fi
+
 	# The stop grace follows the configuration in force after SIGHUP: a
 	# reload that raises hook_timeout to 100 gives requests in flight at
 	# least 100 s a hook (stripehook(8) serve).
