@@ -470,5 +470,6 @@ out:
 	buf_free(&payload);
 	buf_free(&logtail);
 	state_close(st);
+	metrics_flush(cfg);
 	return err;
 }

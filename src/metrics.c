@@ -154,6 +154,15 @@ metrics_hook(const struct sh_config *cfg, int ok)
 	    __ATOMIC_RELAXED);
 }
 
+/* Sends what the store holds back (the database's hook counts, which
+ * otherwise go with the request's); at the end of a run with no request. */
+void
+metrics_flush(const struct sh_config *cfg)
+{
+	if (cfg->database != NULL)
+		pg_metrics_flush(cfg);
+}
+
 struct gauges {
 	unsigned long	 pending;
 	unsigned long	 dead;

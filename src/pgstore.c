@@ -78,6 +78,8 @@ struct pg_event {
 	unsigned gen;		/* the connection the lock belongs to */
 	char	(*done)[PG_HASH_HEX + 1];	/* recorded hooks, when locked */
 	size_t	 ndone;
+	int	 kept;		/* a payload is kept (as read under the lock,
+				 * then as we changed it) */
 };
 
 struct pg_conn {
@@ -553,8 +555,8 @@ pg_event_open(const struct sh_config *cfg, const char *id, int create,
 		buf_printf(&sql, "SELECT pg_try_advisory_lock("
 		    "hashtextextended(%s, " PG_LOCK_EVENT ")); ", lit);
 	buf_printf(&sql, "SELECT hook_hash FROM stripehook_records WHERE "
-	    "event_id = %s; SELECT 1 FROM stripehook_events WHERE id = %s",
-	    lit, lit);
+	    "event_id = %s; SELECT payload IS NOT NULL FROM stripehook_events "
+	    "WHERE id = %s", lit, lit);
 	if (sql.p == NULL || run_many(c, "lock", sql.p, &res) == -1)
 		goto done;
 	base = lock ? 1 : 0;
@@ -576,6 +578,8 @@ pg_event_open(const struct sh_config *cfg, const char *id, int create,
 	}
 	if (load_done(pe, res.r[base]) == -1)
 		goto done;
+	pe->kept = PQntuples(res.r[base + 1]) == 1 &&
+	    strcmp(PQgetvalue(res.r[base + 1], 0, 0), "t") == 0;
 	*out = pe;
 	pe = NULL;
 	rc = SH_OK;
@@ -707,6 +711,8 @@ pg_keep_payload(struct pg_event *pe, const unsigned char *body, size_t len)
 	v[0] = pe->id;
 	v[1] = now;
 	v[2] = (const char *)body;
+	/* Kept, or perhaps kept (an error after the server had it). */
+	pe->kept = 1;
 	return change(pe, "keep payload", "INSERT INTO stripehook_events "
 	    "(id, created, updated, payload) VALUES ($1, $2, $2, $3) "
 	    "ON CONFLICT (id) DO UPDATE SET payload = EXCLUDED.payload, "
@@ -748,13 +754,21 @@ pg_finish(struct pg_event *pe)
 {
 	char		 now[24];
 	const char	*v[2];
+	enum sh_err	 err;
 
+	/* Under the lock no one else keeps or drops this event's payload:
+	 * none read at the open and none kept since is nothing to drop (a
+	 * round trip saved on every duplicate). */
+	if (pe->locked && !pe->kept)
+		return SH_OK;
 	(void)snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	v[0] = pe->id;
 	v[1] = now;
-	return change(pe, "finish", "UPDATE stripehook_events SET payload = "
-	    "NULL, updated = $2 WHERE id = $1 AND payload IS NOT NULL", 2, v,
-	    NULL, NULL);
+	if ((err = change(pe, "finish", "UPDATE stripehook_events SET "
+	    "payload = NULL, updated = $2 WHERE id = $1 AND payload IS NOT "
+	    "NULL", 2, v, NULL, NULL)) == SH_OK)
+		pe->kept = 0;
+	return err;
 }
 
 int
@@ -1186,15 +1200,34 @@ host_name(void)
 	return host;
 }
 
+/* One counter's increment (none when n is 0) into a statement list. */
+static void
+add_counter(struct sh_buf *sql, const char *host, const char *name,
+    unsigned long n)
+{
+	if (n > 0)
+		buf_printf(sql, " INSERT INTO stripehook_counters VALUES (%s, "
+		    "'%s', %lu) ON CONFLICT (host, name) DO UPDATE SET value = "
+		    "stripehook_counters.value + EXCLUDED.value;", host, name, n);
+}
+
+/* Hook results not yet sent: they go with the next round trip of
+ * counters (the request's, or metrics_flush at the end of an attempt). */
+static unsigned long	pend_hook_ok, pend_hook_failed;
+
 /* Adds to counters in one round trip without waiting for the disk:
  * losing the last counts in a crash of the database is acceptable, a
- * request waiting for them is not. */
+ * request waiting for them is not.  name NULL: the pending hook results
+ * alone. */
 static void
 count(const struct sh_config *cfg, const char *name, int verified)
 {
 	struct pg_res	 res;
 	struct sh_buf	 sql;
 	char		*h = NULL;
+
+	if (name == NULL && pend_hook_ok == 0 && pend_hook_failed == 0)
+		return;
 
 	/* Never a connection (or a wait) for an unverified request, nor
 	 * again right after a failure. */
@@ -1209,18 +1242,21 @@ count(const struct sh_config *cfg, const char *name, int verified)
 	if ((h = PQescapeLiteral(db.conn, host_name(),
 	    strlen(host_name()))) == NULL)
 		goto out;
-	buf_printf(&sql, "BEGIN; SET LOCAL synchronous_commit = off; "
-	    "INSERT INTO stripehook_counters VALUES (%s, '%s', 1) ON CONFLICT "
-	    "(host, name) DO UPDATE SET value = stripehook_counters.value + 1;",
-	    h, name);
+	buf_puts(&sql, "BEGIN; SET LOCAL synchronous_commit = off;");
+	if (name != NULL)
+		add_counter(&sql, h, name, 1);
+	add_counter(&sql, h, "hook_ok", pend_hook_ok);
+	add_counter(&sql, h, "hook_failed", pend_hook_failed);
 	if (verified)
 		buf_printf(&sql, " INSERT INTO stripehook_counters VALUES (%s, "
 		    "'last_event', %lld) ON CONFLICT (host, name) DO UPDATE SET "
 		    "value = GREATEST(stripehook_counters.value, "
 		    "EXCLUDED.value);", h, (long long)time(NULL));
 	buf_puts(&sql, " COMMIT");
-	if (sql.p != NULL && run_many(&db, "counters", sql.p, &res) == 0)
+	if (sql.p != NULL && run_many(&db, "counters", sql.p, &res) == 0) {
 		res_clear(&res);
+		pend_hook_ok = pend_hook_failed = 0;
+	}
 out:
 	PQfreemem(h);
 	buf_free(&sql);
@@ -1238,7 +1274,17 @@ pg_metrics_request(const struct sh_config *cfg, int status, int verified)
 void
 pg_metrics_hook(const struct sh_config *cfg, int ok)
 {
-	count(cfg, ok ? "hook_ok" : "hook_failed", 0);
+	(void)cfg;
+	if (ok)
+		pend_hook_ok++;
+	else
+		pend_hook_failed++;
+}
+
+void
+pg_metrics_flush(const struct sh_config *cfg)
+{
+	count(cfg, NULL, 0);
 }
 
 int
@@ -1474,6 +1520,7 @@ int pg_queue_changed(int fd, void (*fn)(void *, const char *), void *a)
 void pg_metrics_request(const struct sh_config *c, int s, int v)
 { (void)c; (void)s; (void)v; }
 void pg_metrics_hook(const struct sh_config *c, int ok) { (void)c; (void)ok; }
+void pg_metrics_flush(const struct sh_config *c) { (void)c; }
 int pg_metrics_read(const struct sh_config *c, uint64_t *l, uint64_t *o,
     uint64_t *f, const int *s, uint64_t *r, size_t n)
 { (void)c; (void)l; (void)o; (void)f; (void)s; (void)r; (void)n; return -1; }

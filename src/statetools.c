@@ -426,6 +426,7 @@ tool_replay(int argc, char **argv, const char *cfgpath)
 	warn_owner(cfg);
 	e = request_run_hooks(cfg, &ev, (const unsigned char *)payload.p,
 	    payload.len, &duplicate, &logtail);
+	metrics_flush(cfg);
 	if (logtail.len > 0)
 		log_info("replay id=%s%s", id, logtail.p);
 	rc = replay_result(e, duplicate);

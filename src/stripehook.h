@@ -414,6 +414,7 @@ int	queue_changed(int fd, void (*fn)(void *, const char *id), void *arg);
 /* ---- Counters for `stripehook metrics` (metrics.c) ---- */
 void	metrics_request(const struct sh_config *, int status, int verified);
 void	metrics_hook(const struct sh_config *, int ok);
+void	metrics_flush(const struct sh_config *);
 
 /*
  * ---- The PostgreSQL store (pgstore.c), stripehook.conf(5) database ----
@@ -462,6 +463,7 @@ int	pg_queue_changed(int fd, void (*fn)(void *, const char *), void *);
 void	pg_metrics_request(const struct sh_config *, int status,
 	    int verified);
 void	pg_metrics_hook(const struct sh_config *, int ok);
+void	pg_metrics_flush(const struct sh_config *);
 /* This host's counters and the database's last event time: 0 or -1. */
 int	pg_metrics_read(const struct sh_config *, uint64_t *last_event,
 	    uint64_t *hook_ok, uint64_t *hook_failed, const int *statuses,

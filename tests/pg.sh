@@ -133,6 +133,33 @@ expect "after forget the hook runs again" "$S200" "$B_OK" "pi"
 out=$(tool -c "$CONF" metrics)
 t_like "metrics counts this host's 200s" "$out" 'stripehook_requests_total\{status="200"\} [1-9]'
 t_like "metrics has the last event time" "$out" 'stripehook_last_event_timestamp_seconds [1-9]'
+t_is "metrics counts the two hook runs" \
+    "$(printf '%s\n' "$out" | sed -n 's/^stripehook_hook_runs_total{result="ok"} //p')" 2
+
+# Round trips per delivery, counted in the server's statement log (one
+# line per round trip; the hook guard's "SELECT 1" checks depend on the
+# hook's time and are left out).  A CGI request connects for itself, so
+# the role's new log_statement applies at once.  Two hooks: a new event
+# costs the connection's set-up, the lock and the records read with it,
+# the payload kept, a record per hook, the payload dropped, the unlock and
+# the counters (hook results included); a duplicate, the set-up, the lock
+# and read, the unlock and the counters, and writes nothing.
+trips() {
+	grep -E '(LOG|ERROR):  (statement|execute [^:]*):' \
+	    "$PG_T/log/server.log" | grep -cv 'statement: SELECT 1$'
+}
+psql_do "ALTER ROLE $PG_ROLE SET log_statement = 'all'" >/dev/null
+make_event "$W/ev/trips.json" evt_pg_trips_1 test.chain.ok
+n0=$(trips)
+post "$W/ev/trips.json" "$(header_for "$W/ev/trips.json")"
+expect "round trips: a new event with two hooks runs them" "$S200" "$B_OK" "first second"
+n1=$(trips)
+post "$W/ev/trips.json" "$(header_for "$W/ev/trips.json")"
+expect "round trips: its redelivery is a duplicate" "$S200" "$B_DUPLICATE" "-"
+n2=$(trips)
+t_is "round trips: a new event with two hooks, over CGI" $((n1 - n0)) 8
+t_is "round trips: a duplicate, over CGI" $((n2 - n1)) 4
+psql_do "ALTER ROLE $PG_ROLE RESET log_statement" >/dev/null
 
 psql_do "UPDATE stripehook_schema SET version = 99" >/dev/null
 post "$PI_EVENT" "$(header_for "$PI_EVENT")"
