@@ -58,7 +58,72 @@
 
 #ifdef HAVE_LIBPQ
 
+#include <dlfcn.h>
 #include <libpq-fe.h>
+
+/*
+ * libpq is loaded at its first use (pq_load), not linked: a program that
+ * names no database does not pay, at every start, for linking libpq and
+ * the libraries it brings (Kerberos, LDAP, GnuTLS), nor for their pages in
+ * every worker.  Its functions are called through pq.
+ */
+#define PQ_FUNCS(X) \
+	X(PQclear) \
+	X(PQcmdTuples) \
+	X(PQconnectPoll) \
+	X(PQconnectStartParams) \
+	X(PQconninfoFree) \
+	X(PQconninfoParse) \
+	X(PQconsumeInput) \
+	X(PQerrorMessage) \
+	X(PQescapeLiteral) \
+	X(PQfinish) \
+	X(PQfreemem) \
+	X(PQgetResult) \
+	X(PQgetisnull) \
+	X(PQgetlength) \
+	X(PQgetvalue) \
+	X(PQisBusy) \
+	X(PQnotifies) \
+	X(PQntuples) \
+	X(PQresultErrorField) \
+	X(PQresultErrorMessage) \
+	X(PQresultStatus) \
+	X(PQsendQuery) \
+	X(PQsendQueryParams) \
+	X(PQsetNoticeProcessor) \
+	X(PQsocket) \
+	X(PQstatus) \
+	X(PQtransactionStatus)
+#define PQ_MEMBER(f)	__typeof__(f) *f;
+static struct {
+	PQ_FUNCS(PQ_MEMBER)
+} pq;
+static int	pq_loaded;	/* 1 loaded, -1 cannot be, 0 not tried */
+
+/* 0, or -1 (logged once). */
+static int
+pq_load(void)
+{
+	void	*h;
+
+	if (pq_loaded != 0)
+		return pq_loaded == 1 ? 0 : -1;
+	pq_loaded = -1;
+	if ((h = dlopen(PQ_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		log_warnx("database: cannot load %s: %s (install libpq5)",
+		    PQ_SONAME, dlerror());
+		return -1;
+	}
+#define PQ_SYMBOL(f) \
+	if ((*(void **)&pq.f = dlsym(h, #f)) == NULL) { \
+		log_warnx("database: %s has no %s", PQ_SONAME, #f); \
+		return -1; \
+	}
+	PQ_FUNCS(PQ_SYMBOL)
+	pq_loaded = 1;
+	return 0;
+}
 
 #define PG_CHANNEL		"stripehook_queue"
 #define PG_HASH_HEX		64
@@ -172,12 +237,12 @@ abandon(struct pg_conn *c)
 
 	if (c->conn == NULL)
 		return;
-	if ((fd = PQsocket(c->conn)) != -1 &&
+	if ((fd = pq.PQsocket(c->conn)) != -1 &&
 	    (null = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		(void)dup2(null, fd);
 		(void)close(null);
 	}
-	PQfinish(c->conn);
+	pq.PQfinish(c->conn);
 	c->conn = NULL;
 	c->nlocks = 0;
 }
@@ -191,7 +256,7 @@ drop(struct pg_conn *c)
 		return;
 	}
 	if (c->conn != NULL)
-		PQfinish(c->conn);
+		pq.PQfinish(c->conn);
 	c->conn = NULL;
 	c->nlocks = 0;
 }
@@ -229,28 +294,30 @@ connect_db(const char *conninfo, long timeout)
 	vals[5] = conninfo;
 	vals[6] = tmo;
 	vals[7] = NULL;
-	if ((conn = PQconnectStartParams(keys, vals, 1)) == NULL) {
+	if (pq_load() == -1)
+		return NULL;
+	if ((conn = pq.PQconnectStartParams(keys, vals, 1)) == NULL) {
 		log_warnx("database: connect: out of memory");
 		return NULL;
 	}
-	while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+	while (pq.PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
 	    st != PGRES_POLLING_FAILED) {
-		r = wait_fd(PQsocket(conn), st == PGRES_POLLING_READING ?
+		r = wait_fd(pq.PQsocket(conn), st == PGRES_POLLING_READING ?
 		    POLLIN : POLLOUT, deadline);
 		if (r == 0) {
 			log_warnx("database: connect: no answer within %ld s "
 			    "(database_timeout)", timeout);
-			PQfinish(conn);
+			pq.PQfinish(conn);
 			return NULL;
 		}
-		st = PQconnectPoll(conn);
+		st = pq.PQconnectPoll(conn);
 	}
-	if (PQstatus(conn) != CONNECTION_OK) {
-		log_pq("connect", PQerrorMessage(conn));
-		PQfinish(conn);
+	if (pq.PQstatus(conn) != CONNECTION_OK) {
+		log_pq("connect", pq.PQerrorMessage(conn));
+		pq.PQfinish(conn);
 		return NULL;
 	}
-	(void)PQsetNoticeProcessor(conn, no_notice, NULL);
+	(void)pq.PQsetNoticeProcessor(conn, no_notice, NULL);
 	return conn;
 }
 
@@ -260,7 +327,7 @@ res_clear(struct pg_res *res)
 	int	 i;
 
 	for (i = 0; i < res->n; i++)
-		PQclear(res->r[i]);
+		pq.PQclear(res->r[i]);
 	res->n = 0;
 }
 
@@ -279,28 +346,28 @@ collect(struct pg_conn *c, const char *what, struct pg_res *res)
 
 	res->n = 0;
 	for (;;) {
-		while (PQisBusy(c->conn)) {
-			if (wait_fd(PQsocket(c->conn), POLLIN, deadline) != 1) {
+		while (pq.PQisBusy(c->conn)) {
+			if (wait_fd(pq.PQsocket(c->conn), POLLIN, deadline) != 1) {
 				log_warnx("database: %s: no answer within "
 				    "%ld s (database_timeout)", what,
 				    c->timeout);
 				goto broken;
 			}
-			if (!PQconsumeInput(c->conn)) {
-				log_pq(what, PQerrorMessage(c->conn));
+			if (!pq.PQconsumeInput(c->conn)) {
+				log_pq(what, pq.PQerrorMessage(c->conn));
 				goto broken;
 			}
 		}
-		if ((r = PQgetResult(c->conn)) == NULL)
+		if ((r = pq.PQgetResult(c->conn)) == NULL)
 			break;
-		s = PQresultStatus(r);
+		s = pq.PQresultStatus(r);
 		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 			if (!failed) {
-				log_pq(what, PQresultErrorMessage(r));
+				log_pq(what, pq.PQresultErrorMessage(r));
 				(void)snprintf(c->sqlstate,
 				    sizeof(c->sqlstate), "%s",
-				    PQresultErrorField(r, PG_DIAG_SQLSTATE) ?
-				    PQresultErrorField(r, PG_DIAG_SQLSTATE) :
+				    pq.PQresultErrorField(r, PG_DIAG_SQLSTATE) ?
+				    pq.PQresultErrorField(r, PG_DIAG_SQLSTATE) :
 				    "");
 			}
 			failed = 1;
@@ -308,9 +375,9 @@ collect(struct pg_conn *c, const char *what, struct pg_res *res)
 		if (res->n < PG_MAXRES)
 			res->r[res->n++] = r;
 		else
-			PQclear(r);
+			pq.PQclear(r);
 	}
-	if (PQstatus(c->conn) == CONNECTION_BAD)
+	if (pq.PQstatus(c->conn) == CONNECTION_BAD)
 		goto broken;
 	if (!failed)
 		return 0;
@@ -330,7 +397,7 @@ static int
 sent(struct pg_conn *c, const char *what, int ok, struct pg_res *res)
 {
 	if (!ok) {
-		log_pq(what, PQerrorMessage(c->conn));
+		log_pq(what, pq.PQerrorMessage(c->conn));
 		drop(c);
 		c->failed = time(NULL);
 		return -1;
@@ -344,7 +411,7 @@ run(struct pg_conn *c, const char *what, const char *sql, int n,
     const char *const *vals, const int *lens, const int *fmts, int binary,
     struct pg_res *res)
 {
-	return sent(c, what, PQsendQueryParams(c->conn, sql, n, NULL, vals,
+	return sent(c, what, pq.PQsendQueryParams(c->conn, sql, n, NULL, vals,
 	    lens, fmts, binary), res);
 }
 
@@ -353,7 +420,7 @@ static int
 run_many(struct pg_conn *c, const char *what, const char *sql,
     struct pg_res *res)
 {
-	return sent(c, what, PQsendQuery(c->conn, sql), res);
+	return sent(c, what, pq.PQsendQuery(c->conn, sql), res);
 }
 
 /*
@@ -374,7 +441,7 @@ setup(struct pg_conn *c, int check)
 	if (!check)
 		(void)snprintf(sql, sizeof(sql), "SET statement_timeout = %ld",
 		    c->timeout * 1000);
-	if (!PQsendQuery(c->conn, sql))
+	if (!pq.PQsendQuery(c->conn, sql))
 		return -1;
 	if (collect(c, "setup", &res) == -1) {
 		if (strcmp(c->sqlstate, PG_UNDEFINED_TABLE) == 0)
@@ -386,8 +453,8 @@ setup(struct pg_conn *c, int check)
 		rc = 0;
 		goto done;
 	}
-	v = res.n == 2 && PQntuples(res.r[1]) == 1 &&
-	    !PQgetisnull(res.r[1], 0, 0) ? atol(PQgetvalue(res.r[1], 0, 0)) :
+	v = res.n == 2 && pq.PQntuples(res.r[1]) == 1 &&
+	    !pq.PQgetisnull(res.r[1], 0, 0) ? atol(pq.PQgetvalue(res.r[1], 0, 0)) :
 	    0;
 	if (v == SH_DB_SCHEMA_VERSION)
 		rc = 0;
@@ -411,11 +478,11 @@ notice_gone(struct pg_conn *c)
 {
 	struct pollfd	 pfd;
 
-	pfd.fd = PQsocket(c->conn);
+	pfd.fd = pq.PQsocket(c->conn);
 	pfd.events = POLLIN;
 	pfd.revents = 0;
-	if (poll(&pfd, 1, 0) == 1 && (!PQconsumeInput(c->conn) ||
-	    PQstatus(c->conn) == CONNECTION_BAD)) {
+	if (poll(&pfd, 1, 0) == 1 && (!pq.PQconsumeInput(c->conn) ||
+	    pq.PQstatus(c->conn) == CONNECTION_BAD)) {
 		if (c->nlocks > 0)
 			log_warnx("database: the session holding a lock "
 			    "ended: %s", "its locks are gone");
@@ -433,8 +500,8 @@ get_conn(struct pg_conn *c, const struct sh_config *cfg, int check)
 	}
 	if (c->conn != NULL && c->pid != getpid())
 		abandon(c);
-	if (c->conn != NULL && (PQstatus(c->conn) != CONNECTION_OK ||
-	    PQtransactionStatus(c->conn) != PQTRANS_IDLE ||
+	if (c->conn != NULL && (pq.PQstatus(c->conn) != CONNECTION_OK ||
+	    pq.PQtransactionStatus(c->conn) != PQTRANS_IDLE ||
 	    strcmp(c->conninfo, cfg->database) != 0))
 		drop(c);
 	if (c->conn != NULL)
@@ -490,15 +557,17 @@ pg_conninfo_problem(const char *conninfo)
 	char			*err = NULL;
 	const char		*why = NULL;
 
-	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
-		PQfreemem(err);		/* it may quote the string */
+	if (pq_load() == -1)
+		return "libpq cannot be loaded: install libpq5";
+	if ((opts = pq.PQconninfoParse(conninfo, &err)) == NULL) {
+		pq.PQfreemem(err);		/* it may quote the string */
 		return "not a libpq connection string or URI";
 	}
 	for (o = opts; o->keyword != NULL; o++)
 		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
 			why = "holds a password: put it in libpq's password "
 			    "file (passfile, PGPASSFILE, ~/.pgpass) instead";
-	PQconninfoFree(opts);
+	pq.PQconninfoFree(opts);
 	return why;
 }
 
@@ -510,14 +579,14 @@ static int	guard(void *);
 static int
 load_done(struct pg_event *pe, const PGresult *r)
 {
-	int	 i, n = PQntuples(r);
+	int	 i, n = pq.PQntuples(r);
 
 	if (n > 0 && (pe->done = calloc((size_t)n, sizeof(*pe->done))) ==
 	    NULL)
 		return -1;
 	for (i = 0; i < n; i++)
 		(void)snprintf(pe->done[i], sizeof(pe->done[i]), "%s",
-		    PQgetvalue(r, i, 0));
+		    pq.PQgetvalue(r, i, 0));
 	pe->ndone = (size_t)n;
 	return 0;
 }
@@ -548,7 +617,7 @@ pg_event_open(const struct sh_config *cfg, const char *id, int create,
 	if ((c = get_conn(&db, cfg, 1)) == NULL)
 		return SH_E_STATE;
 	if ((pe = calloc(1, sizeof(*pe))) == NULL ||
-	    (lit = PQescapeLiteral(c->conn, id, strlen(id))) == NULL)
+	    (lit = pq.PQescapeLiteral(c->conn, id, strlen(id))) == NULL)
 		goto done;
 	(void)snprintf(pe->id, sizeof(pe->id), "%s", id);
 	if (lock)
@@ -562,7 +631,7 @@ pg_event_open(const struct sh_config *cfg, const char *id, int create,
 	base = lock ? 1 : 0;
 	if (res.n != base + 2)
 		goto done;
-	if (lock && (got = strcmp(PQgetvalue(res.r[0], 0, 0), "t") == 0)) {
+	if (lock && (got = strcmp(pq.PQgetvalue(res.r[0], 0, 0), "t") == 0)) {
 		c->nlocks++;
 		pe->locked = 1;
 		pe->gen = c->gen;
@@ -572,20 +641,20 @@ pg_event_open(const struct sh_config *cfg, const char *id, int create,
 		rc = SH_E_IN_PROGRESS;
 		goto done;
 	}
-	if (!create && PQntuples(res.r[base + 1]) == 0) {
+	if (!create && pq.PQntuples(res.r[base + 1]) == 0) {
 		rc = SH_OK;		/* unknown event */
 		goto done;
 	}
 	if (load_done(pe, res.r[base]) == -1)
 		goto done;
-	pe->kept = PQntuples(res.r[base + 1]) == 1 &&
-	    strcmp(PQgetvalue(res.r[base + 1], 0, 0), "t") == 0;
+	pe->kept = pq.PQntuples(res.r[base + 1]) == 1 &&
+	    strcmp(pq.PQgetvalue(res.r[base + 1], 0, 0), "t") == 0;
 	*out = pe;
 	pe = NULL;
 	rc = SH_OK;
 done:
 	res_clear(&res);
-	PQfreemem(lit);
+	pq.PQfreemem(lit);
 	buf_free(&sql);
 	pg_event_close(pe);
 	return rc;
@@ -678,7 +747,7 @@ pg_hook_done(struct pg_event *pe, const struct sh_hook *hook)
 	    "event_id = $1 AND hook_hash = $2", 2, v, NULL, NULL, 0,
 	    &res) == -1)
 		return -1;
-	rc = PQntuples(res.r[0]) > 0;
+	rc = pq.PQntuples(res.r[0]) > 0;
 	res_clear(&res);
 	return rc;
 }
@@ -785,12 +854,12 @@ pg_payload(struct pg_event *pe, struct sh_buf *b, size_t max)
 	    "payload FROM stripehook_events WHERE id = $1 AND payload IS "
 	    "NOT NULL", 1, v, NULL, NULL, 1, &res) == -1)
 		return -1;
-	if (PQntuples(res.r[0]) == 0)
+	if (pq.PQntuples(res.r[0]) == 0)
 		rc = 0;
-	else if ((len = (size_t)PQgetlength(res.r[0], 0, 0)) > max)
+	else if ((len = (size_t)pq.PQgetlength(res.r[0], 0, 0)) > max)
 		log_warnx("database: event %s: kept payload over %zu bytes",
 		    pe->id, max);
-	else if (buf_append(b, PQgetvalue(res.r[0], 0, 0), len) == 0)
+	else if (buf_append(b, pq.PQgetvalue(res.r[0], 0, 0), len) == 0)
 		rc = 1;
 	res_clear(&res);
 	return rc;
@@ -810,9 +879,9 @@ pg_records(struct pg_event *pe, int (*fn)(void *, const char *, time_t),
 	    "identity, done_at FROM stripehook_records WHERE event_id = $1 "
 	    "ORDER BY done_at, identity", 1, v, NULL, NULL, 0, &res) == -1)
 		return -1;
-	for (i = 0; rc == 0 && i < PQntuples(res.r[0]); i++)
-		rc = fn(arg, PQgetvalue(res.r[0], i, 0),
-		    (time_t)atoll(PQgetvalue(res.r[0], i, 1)));
+	for (i = 0; rc == 0 && i < pq.PQntuples(res.r[0]); i++)
+		rc = fn(arg, pq.PQgetvalue(res.r[0], i, 0),
+		    (time_t)atoll(pq.PQgetvalue(res.r[0], i, 1)));
 	res_clear(&res);
 	return rc;
 }
@@ -835,7 +904,7 @@ pg_forget(struct pg_event *pe, const char *identity)
 	    "stripehook_records WHERE event_id = $1 AND hook_hash = $2", 2, v,
 	    NULL, NULL, 0, &res) == -1)
 		return -1;
-	rc = atoi(PQcmdTuples(res.r[0])) > 0;
+	rc = atoi(pq.PQcmdTuples(res.r[0])) > 0;
 	res_clear(&res);
 	for (i = 0; i < pe->ndone; i++)
 		if (strcmp(pe->done[i], hash) == 0)
@@ -864,7 +933,7 @@ prune_one(const struct sh_config *cfg, const char *id, const char *cutoff,
 	v[1] = cutoff;
 	if (run(&db, "prune", "DELETE FROM stripehook_events WHERE id = $1 "
 	    "AND updated <= $2", 2, v, NULL, NULL, 0, &res) == 0) {
-		if (payload && atoi(PQcmdTuples(res.r[0])) > 0)
+		if (payload && atoi(pq.PQcmdTuples(res.r[0])) > 0)
 			log_warnx("prune: event %s: dropping the kept payload "
 			    "of unfinished hooks", id);
 		res_clear(&res);
@@ -892,9 +961,9 @@ pg_prune(const struct sh_config *cfg, time_t now, unsigned *removed,
 	    "id, payload IS NOT NULL FROM stripehook_events WHERE updated <= "
 	    "$1", 1, v, NULL, NULL, 0, &res) == -1)
 		return SH_E_STATE;
-	for (i = 0; i < PQntuples(res.r[0]); i++) {
-		r = prune_one(cfg, PQgetvalue(res.r[0], i, 0), cutoff,
-		    strcmp(PQgetvalue(res.r[0], i, 1), "t") == 0);
+	for (i = 0; i < pq.PQntuples(res.r[0]); i++) {
+		r = prune_one(cfg, pq.PQgetvalue(res.r[0], i, 0), cutoff,
+		    strcmp(pq.PQgetvalue(res.r[0], i, 1), "t") == 0);
 		if (r == 1)
 			(*removed)++;
 		else if (r == 0)
@@ -919,9 +988,9 @@ pg_each_unfinished(const struct sh_config *cfg,
 	    "NOT queued ORDER BY created, id", 0, NULL, NULL, NULL, 0,
 	    &res) == -1)
 		return -1;
-	for (i = 0; rc == 0 && i < PQntuples(res.r[0]); i++)
-		rc = fn(arg, PQgetvalue(res.r[0], i, 0),
-		    (time_t)atoll(PQgetvalue(res.r[0], i, 1)));
+	for (i = 0; rc == 0 && i < pq.PQntuples(res.r[0]); i++)
+		rc = fn(arg, pq.PQgetvalue(res.r[0], i, 0),
+		    (time_t)atoll(pq.PQgetvalue(res.r[0], i, 1)));
 	res_clear(&res);
 	return rc;
 }
@@ -971,12 +1040,12 @@ static void
 row_queued(const PGresult *r, int i, int col, struct sh_queued *q)
 {
 	memset(q, 0, sizeof(*q));
-	q->attempts = atoi(PQgetvalue(r, i, col));
-	q->first = (time_t)atoll(PQgetvalue(r, i, col + 1));
-	q->next = (time_t)atoll(PQgetvalue(r, i, col + 2));
-	q->dead = strcmp(PQgetvalue(r, i, col + 3), "t") == 0;
+	q->attempts = atoi(pq.PQgetvalue(r, i, col));
+	q->first = (time_t)atoll(pq.PQgetvalue(r, i, col + 1));
+	q->next = (time_t)atoll(pq.PQgetvalue(r, i, col + 2));
+	q->dead = strcmp(pq.PQgetvalue(r, i, col + 3), "t") == 0;
 	(void)snprintf(q->last, sizeof(q->last), "%s",
-	    PQgetvalue(r, i, col + 4));
+	    pq.PQgetvalue(r, i, col + 4));
 }
 
 #define PG_QUEUE_COLS	"attempts, first_queued, next_attempt, dead, " \
@@ -996,7 +1065,7 @@ pg_queue_get(const struct sh_config *cfg, const char *id,
 	    PG_QUEUE_COLS " FROM stripehook_events WHERE id = $1 AND queued",
 	    1, v, NULL, NULL, 0, &res) == -1)
 		return -1;
-	if (PQntuples(res.r[0]) == 1) {
+	if (pq.PQntuples(res.r[0]) == 1) {
 		row_queued(res.r[0], 0, 0, q);
 		rc = 1;
 	}
@@ -1071,9 +1140,9 @@ pg_queue_each(const struct sh_config *cfg,
 	    "id, " PG_QUEUE_COLS " FROM stripehook_events WHERE queued ORDER "
 	    "BY first_queued, id", 0, NULL, NULL, NULL, 0, &res) == -1)
 		return -1;
-	for (i = 0; rc == 0 && i < PQntuples(res.r[0]); i++) {
+	for (i = 0; rc == 0 && i < pq.PQntuples(res.r[0]); i++) {
 		row_queued(res.r[0], i, 1, &q);
-		rc = fn(arg, PQgetvalue(res.r[0], i, 0), &q);
+		rc = fn(arg, pq.PQgetvalue(res.r[0], i, 0), &q);
 	}
 	res_clear(&res);
 	return rc;
@@ -1094,7 +1163,7 @@ pg_queue_busy(const struct sh_config *cfg, const char *id)
 	    "$1, " PG_LOCK_EVENT ")) ELSE true END", 1, v, NULL, NULL, 0,
 	    &res) == -1)
 		return 0;
-	busy = strcmp(PQgetvalue(res.r[0], 0, 0), "t") == 0;
+	busy = strcmp(pq.PQgetvalue(res.r[0], 0, 0), "t") == 0;
 	res_clear(&res);
 	return busy;
 }
@@ -1108,7 +1177,7 @@ point_watch(void)
 	int		 fd, own = 0, r;
 
 	if (lsn.conn != NULL)
-		fd = PQsocket(lsn.conn);
+		fd = pq.PQsocket(lsn.conn);
 	else {
 		if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) == -1)
 			return -1;
@@ -1169,16 +1238,16 @@ pg_queue_changed(int fd, void (*fn)(void *, const char *), void *arg)
 
 	(void)fd;
 	if (lsn.conn != NULL && lsn.pid == getpid() &&
-	    PQconsumeInput(lsn.conn) && PQstatus(lsn.conn) == CONNECTION_OK) {
-		while ((n = PQnotifies(lsn.conn)) != NULL) {
+	    pq.PQconsumeInput(lsn.conn) && pq.PQstatus(lsn.conn) == CONNECTION_OK) {
+		while ((n = pq.PQnotifies(lsn.conn)) != NULL) {
 			if (event_id_valid(n->extra, strlen(n->extra)))
 				fn(arg, n->extra);
-			PQfreemem(n);
+			pq.PQfreemem(n);
 		}
 		return 0;
 	}
 	if (lsn.conn != NULL)
-		log_pq("listen", PQerrorMessage(lsn.conn));
+		log_pq("listen", pq.PQerrorMessage(lsn.conn));
 	drop(&lsn);
 	/* Reconnected: what changed meanwhile is unknown (rescan). */
 	if (listen_again(watch_cfg) == 0) {
@@ -1239,7 +1308,7 @@ count(const struct sh_config *cfg, const char *name, int verified)
 	if (get_conn(&db, cfg, 1) == NULL)
 		return;
 	buf_init(&sql);
-	if ((h = PQescapeLiteral(db.conn, host_name(),
+	if ((h = pq.PQescapeLiteral(db.conn, host_name(),
 	    strlen(host_name()))) == NULL)
 		goto out;
 	buf_puts(&sql, "BEGIN; SET LOCAL synchronous_commit = off;");
@@ -1258,7 +1327,7 @@ count(const struct sh_config *cfg, const char *name, int verified)
 		pend_hook_ok = pend_hook_failed = 0;
 	}
 out:
-	PQfreemem(h);
+	pq.PQfreemem(h);
 	buf_free(&sql);
 }
 
@@ -1306,9 +1375,9 @@ pg_metrics_read(const struct sh_config *cfg, uint64_t *last_event,
 	    "stripehook_counters WHERE name = 'last_event'", 1, v, NULL, NULL,
 	    0, &res) == -1)
 		return -1;
-	for (i = 0; i < PQntuples(res.r[0]); i++) {
-		name = PQgetvalue(res.r[0], i, 0);
-		val = strtoull(PQgetvalue(res.r[0], i, 1), NULL, 10);
+	for (i = 0; i < pq.PQntuples(res.r[0]); i++) {
+		name = pq.PQgetvalue(res.r[0], i, 0);
+		val = strtoull(pq.PQgetvalue(res.r[0], i, 1), NULL, 10);
 		if (strcmp(name, "last_event") == 0) {
 			if (val > *last_event)
 				*last_event = val;
@@ -1386,8 +1455,8 @@ migrate(struct pg_conn *c)
 	    "EXISTS stripehook_schema (version integer NOT NULL); SELECT "
 	    "coalesce(max(version), 0) FROM stripehook_schema", &res) == -1)
 		goto fail;
-	if (res.n < 4 || PQntuples(res.r[3]) != 1 ||
-	    parse_decimal(PQgetvalue(res.r[3], 0, 0), 0, INT32_MAX, &ll) != 0) {
+	if (res.n < 4 || pq.PQntuples(res.r[3]) != 1 ||
+	    parse_decimal(pq.PQgetvalue(res.r[3], 0, 0), 0, INT32_MAX, &ll) != 0) {
 		log_warnx("database: migrate: no schema version read");
 		res_clear(&res);
 		goto fail;

@@ -313,6 +313,21 @@ hpost 2 "$W/ev/c1.json" "$W/req/c1.again"
 t_is "a copy on another host later: duplicate" "$(cat "$W/req/c1.again")" \
     "200 $B_DUPLICATE"
 
+# libpq is loaded by a process that uses a database, and is not linked
+# (stripehook.conf(5) database): host 1's processes map it, the binary
+# does not name it.
+maps_libpq() {
+	local p
+	for p in "$1" $(pgrep -P "$1"); do
+		grep -q 'libpq\.so' "/proc/$p/maps" 2>/dev/null && return 0
+	done
+	return 1
+}
+maps_libpq "${HOST_PID[1]}"
+ok $? "a host with a database has libpq loaded"
+ldd "$STRIPEHOOK" | grep -q 'libpq'
+t_is "the binary is not linked to libpq" "$?" 1
+
 # A host killed mid-hook: the redelivery through another host runs the
 # unfinished hook (no stale lock), never the one already recorded.
 sv_clear_marks
