@@ -84,20 +84,7 @@ pg_init
 sv_setup
 DB=$(pg_conninfo)
 
-cat >"$H/hold" <<'EOF'
-#!/bin/sh
-d=${MARK_DIR:?}
-echo "hold $STRIPE_EVENT_ID start" >>"$d/runs"
-echo $$ >"$d/hold.pid"
-i=0
-while [ ! -e "$d/release" ] && [ $i -lt 1200 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-echo "hold $STRIPE_EVENT_ID end" >>"$d/runs"
-exit 0
-EOF
-chmod 0755 "$H/hold"
+pg_hold_hook "$H/hold"
 
 # Host N: its own configuration and secret, serve in namespace N.
 for n in 1 2 3; do
@@ -130,45 +117,22 @@ for n in 1 2 3; do
 done
 
 # nginx in front, an upstream of the three.
-d=$W/sv/nginx
-{ mkdir -p "$d/tmp" && chmod 0755 "$d"; } || bail "mkdir $d"
-cp "$NGINX_FASTCGI_PARAMS" "$d/fastcgi_params" || bail "no fastcgi_params"
-port=$(sv_port)
-cat >"$d/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-user $SV_USER $SV_GROUP;
-events {
-	worker_connections 64;
-}
-http {
-	access_log $d/access.log;
-	client_body_temp_path $d/tmp/body;
-	fastcgi_temp_path $d/tmp/fastcgi;
-	proxy_temp_path $d/tmp/proxy;
-	uwsgi_temp_path $d/tmp/uwsgi;
-	scgi_temp_path $d/tmp/scgi;
-	upstream stripehook {
-		server unix:$W/sv/host1.sock;
-		server unix:$W/sv/host2.sock;
-		server unix:$W/sv/host3.sock;
-	}
-	server {
-		listen 127.0.0.1:$port;
-		location = /webhook {
-			include $d/fastcgi_params;
-			fastcgi_pass stripehook;
-			fastcgi_next_upstream off;
-		}
-	}
+cat >"$W/sv/upstream.conf" <<EOF
+upstream stripehook {
+	server unix:$W/sv/host1.sock;
+	server unix:$W/sv/host2.sock;
+	server unix:$W/sv/host3.sock;
 }
 EOF
-sv_bg "$d/stderr" nginx -p "$d/" -e "$d/error.log" -c "$d/nginx.conf"
-wait_for 10 sv_http_up "$port" ||
-	bail "nginx did not start: $(cat "$d/stderr" "$d/error.log" 2>/dev/null)"
-URL=http://127.0.0.1:$port/webhook
+cat >"$W/sv/location.conf" <<EOF
+location = /webhook {
+	include $W/sv/nginx-hosts/fastcgi_params;
+	fastcgi_pass stripehook;
+	fastcgi_next_upstream off;
+}
+EOF
+nginx_start hosts "$W/sv/location.conf" "$W/sv/upstream.conf"
+URL=$NGX_URL
 
 # npost FILE OUT: one delivery through nginx; "CODE BODY" into OUT.
 npost() {

@@ -114,3 +114,23 @@ pg_cleanup() {
 		rm -rf "$PG_T"
 	fi
 }
+
+# pg_hold_hook FILE: a hook that writes "hold ID start" to MARK_DIR/runs and
+# its pid to MARK_DIR/hold.pid, waits for MARK_DIR/release (at most 120 s),
+# then writes "hold ID end".
+pg_hold_hook() {
+	cat >"$1" <<'EOF'
+#!/bin/sh
+d=${MARK_DIR:?}
+echo "hold $STRIPE_EVENT_ID start" >>"$d/runs"
+echo $$ >"$d/hold.pid"
+i=0
+while [ ! -e "$d/release" ] && [ $i -lt 1200 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "hold $STRIPE_EVENT_ID end" >>"$d/runs"
+exit 0
+EOF
+	chmod 0755 "$1" || bail "chmod $1"
+}

@@ -212,19 +212,7 @@ expect "once the lock is gone: served" "$S200" "$B_OK" "pi"
 
 # ---- three hosts sharing the database ------------------------------------------
 
-# hold: records its start, waits for the release mark (bounded).
-cat >"$H/hold" <<'EOF'
-#!/bin/sh
-d=${MARK_DIR:?}
-echo "hold $STRIPE_EVENT_ID" >>"$d/runs"
-echo $$ >"$d/hold.pid"
-i=0
-while [ ! -e "$d/release" ] && [ $i -lt 1200 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-exit 0
-EOF
+pg_hold_hook "$H/hold"
 # first, count: one line per run.
 cat >"$H/count" <<'EOF'
 #!/bin/sh
@@ -308,7 +296,7 @@ touch "$SV_MARKS/release"
 wait "${jobs_[@]}"
 t_is "concurrent copies: one 200" "$(cat "$W"/req/c1.[123] | grep -c '^200 ')" 1
 t_is "concurrent copies: each hook ran once" \
-    "$(runs_of 'first evt_pg_concurrent_1') $(runs_of 'hold evt_pg_concurrent_1')" "1 1"
+    "$(runs_of 'first evt_pg_concurrent_1') $(runs_of 'hold evt_pg_concurrent_1 start')" "1 1"
 hpost 2 "$W/ev/c1.json" "$W/req/c1.again"
 t_is "a copy on another host later: duplicate" "$(cat "$W/req/c1.again")" \
     "200 $B_DUPLICATE"
@@ -352,7 +340,7 @@ touch "$SV_MARKS/release"
 hpost 2 "$W/ev/k1.json" "$W/req/k1.2"
 t_is "redelivery through host 2: 200" "$(cat "$W/req/k1.2")" "200 $B_OK"
 t_is "redelivery: the recorded hook did not run again, the killed one did" \
-    "$(runs_of 'first evt_pg_killed_1') $(runs_of 'hold evt_pg_killed_1')" "1 2"
+    "$(runs_of 'first evt_pg_killed_1') $(runs_of 'hold evt_pg_killed_1 start')" "1 2"
 
 # PostgreSQL stopped mid-load and started again: 500s while down, then
 # normal service without restarting any host; every event runs once.
@@ -503,7 +491,7 @@ hpost 2 "$W/ev/cut.json" "$W/req/cut.2b"
 t_is "after the session is dropped: the event runs on host 2" \
     "$(cat "$W/req/cut.2b")" "200 $B_OK"
 t_is "the hold hook ran twice, never at once: first run killed first" \
-    "$(runs_of 'hold evt_pg_cut_1')" 2
+    "$(runs_of 'hold evt_pg_cut_1 start')" 2
 kill -CONT "$proxy"
 wait "$bgpost"
 t_like "host 4 answered that its hook failed" "$(cat "$W/req/cut.4")" \

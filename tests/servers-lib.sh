@@ -278,15 +278,18 @@ sv_checks() {
 
 # ---- front ends -------------------------------------------------------------
 
-# nginx_start NAME LOCATION_FILE: nginx in the foreground on a free port,
-# its server block including LOCATION_FILE.  Sets NGX_PID, NGX_URL, NGX_LOG.
+# nginx_start NAME LOCATION_FILE [HTTP_FILE]: nginx in the foreground on a
+# free port, its server block including LOCATION_FILE, its http block
+# HTTP_FILE (an upstream, say) when given.  Its directory is
+# $W/sv/nginx-NAME, with fastcgi_params.  Sets NGX_PID, NGX_URL, NGX_LOG.
 nginx_start() {
-	local d=$W/sv/nginx-$1 port user_line=
+	local d=$W/sv/nginx-$1 port user_line='' http_line=''
 	if ! mkdir -p "$d/tmp" || ! chmod 0755 "$d"; then
 		bail "cannot make $d"
 	fi
 	cp "$NGINX_FASTCGI_PARAMS" "$d/fastcgi_params" || bail "no fastcgi_params"
 	[ "$SV_IS_ROOT" -eq 1 ] && user_line="user $SV_USER $SV_GROUP;"
+	[ -n "${3:-}" ] && http_line="include $3;"
 	port=$(sv_port)
 	cat >"$d/nginx.conf" <<EOF
 daemon off;
@@ -304,6 +307,7 @@ http {
 	proxy_temp_path $d/tmp/proxy;
 	uwsgi_temp_path $d/tmp/uwsgi;
 	scgi_temp_path $d/tmp/scgi;
+	$http_line
 	server {
 		listen 127.0.0.1:$port;
 		server_name localhost;
