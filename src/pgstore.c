@@ -865,6 +865,22 @@ pg_payload(struct pg_event *pe, struct sh_buf *b, size_t max)
 	return rc;
 }
 
+
+/* fn(arg, the row's first column, its second as a time) for each row of
+ * res's first result until fn returns non-zero, which is returned; res
+ * is cleared. */
+static int
+each_row(struct pg_res *res, int (*fn)(void *, const char *, time_t),
+    void *arg)
+{
+	int	 i, rc = 0;
+
+	for (i = 0; rc == 0 && i < pq.PQntuples(res->r[0]); i++)
+		rc = fn(arg, pq.PQgetvalue(res->r[0], i, 0),
+		    (time_t)atoll(pq.PQgetvalue(res->r[0], i, 1)));
+	res_clear(res);
+	return rc;
+}
 int
 pg_records(struct pg_event *pe, int (*fn)(void *, const char *, time_t),
     void *arg)
@@ -872,18 +888,13 @@ pg_records(struct pg_event *pe, int (*fn)(void *, const char *, time_t),
 	struct pg_conn	*c;
 	struct pg_res	 res;
 	const char	*v[1];
-	int		 i, rc = 0;
 
 	v[0] = pe->id;
 	if ((c = event_conn(pe)) == NULL || run(c, "records", "SELECT "
 	    "identity, done_at FROM stripehook_records WHERE event_id = $1 "
 	    "ORDER BY done_at, identity", 1, v, NULL, NULL, 0, &res) == -1)
 		return -1;
-	for (i = 0; rc == 0 && i < pq.PQntuples(res.r[0]); i++)
-		rc = fn(arg, pq.PQgetvalue(res.r[0], i, 0),
-		    (time_t)atoll(pq.PQgetvalue(res.r[0], i, 1)));
-	res_clear(&res);
-	return rc;
+	return each_row(&res, fn, arg);
 }
 
 int
@@ -981,18 +992,13 @@ pg_each_unfinished(const struct sh_config *cfg,
 {
 	struct pg_conn	*c;
 	struct pg_res	 res;
-	int		 i, rc = 0;
 
 	if ((c = get_conn(&db, cfg, 1)) == NULL || run(c, "list", "SELECT "
 	    "id, created FROM stripehook_events WHERE payload IS NOT NULL AND "
 	    "NOT queued ORDER BY created, id", 0, NULL, NULL, NULL, 0,
 	    &res) == -1)
 		return -1;
-	for (i = 0; rc == 0 && i < pq.PQntuples(res.r[0]); i++)
-		rc = fn(arg, pq.PQgetvalue(res.r[0], i, 0),
-		    (time_t)atoll(pq.PQgetvalue(res.r[0], i, 1)));
-	res_clear(&res);
-	return rc;
+	return each_row(&res, fn, arg);
 }
 
 /* ---- The queue of ack receipt ---- */
