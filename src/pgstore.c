@@ -192,33 +192,26 @@ log_pq(const char *what, const char *msg)
 	    sizeof(line)));
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
- * Waits until fd is ready for events or the deadline passes: 1 ready,
- * 0 timed out, -1 error.
+ * Waits until fd is ready for events or the deadline (mono_now seconds)
+ * passes: 1 ready, 0 timed out, -1 error.
  */
 static int
-wait_fd(int fd, short events, long long deadline)
+wait_fd(int fd, short events, double deadline)
 {
 	struct pollfd	 pfd;
-	long long	 left;
+	double		 left;
 	int		 r;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - mono_now()) <= 0)
 			return 0;
 		pfd.fd = fd;
 		pfd.events = events;
 		pfd.revents = 0;
-		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		/* Rounded up: a poll never ends just before the deadline. */
+		r = poll(&pfd, 1, left > INT_MAX / 1000 ? INT_MAX :
+		    (int)(left * 1000) + 1);
 		if (r == -1 && errno == EINTR)
 			continue;
 		return r;
@@ -281,7 +274,7 @@ connect_db(const char *conninfo, long timeout)
 	const char		*vals[8];
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGconn			*conn;
-	long long		 deadline = now_ms() + timeout * 1000;
+	double			 deadline = mono_now() + timeout;
 	int			 r;
 
 	(void)snprintf(tmo, sizeof(tmo), "%ld", timeout);
@@ -339,7 +332,7 @@ res_clear(struct pg_res *res)
 static int
 collect(struct pg_conn *c, const char *what, struct pg_res *res)
 {
-	long long	 deadline = now_ms() + c->timeout * 1000;
+	double		 deadline = mono_now() + c->timeout;
 	PGresult	*r;
 	ExecStatusType	 s;
 	int		 failed = 0;
