@@ -100,24 +100,25 @@ static struct {
 	PQ_FUNCS(PQ_MEMBER)
 } pq;
 static int	pq_loaded;	/* 1 loaded, -1 cannot be, 0 not tried */
+static void	*pq_handle;	/* kept open for the process's life */
 
 /* 0, or -1 (logged once). */
 static int
 pq_load(void)
 {
-	void	*h;
-
 	if (pq_loaded != 0)
 		return pq_loaded == 1 ? 0 : -1;
 	pq_loaded = -1;
-	if ((h = dlopen(PQ_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+	if ((pq_handle = dlopen(PQ_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		log_warnx("database: cannot load %s: %s (install libpq5)",
 		    PQ_SONAME, dlerror());
 		return -1;
 	}
 #define PQ_SYMBOL(f) \
-	if ((*(void **)&pq.f = dlsym(h, #f)) == NULL) { \
+	if ((*(void **)&pq.f = dlsym(pq_handle, #f)) == NULL) { \
 		log_warnx("database: %s has no %s", PQ_SONAME, #f); \
+		(void)dlclose(pq_handle); \
+		pq_handle = NULL; \
 		return -1; \
 	}
 	PQ_FUNCS(PQ_SYMBOL)
