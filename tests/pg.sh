@@ -273,6 +273,17 @@ hpost() {
 	    "$(printf '%s\n' "$raw" | tail -n 1)" >"$3"
 }
 
+# hpost_all FILE OUT: the same delivery to hosts 1, 2 and 3 at once, in
+# the background; answers in OUT.1 to OUT.3, the posts' pids in jobs_.
+hpost_all() {
+	local n
+	jobs_=()
+	for n in 1 2 3; do
+		hpost "$n" "$1" "$2.$n" &
+		jobs_+=($!)
+	done
+}
+
 runs_of() {
 	grep -c -- "$1" "$SV_MARKS/runs" 2>/dev/null || true
 }
@@ -282,11 +293,7 @@ start_hosts
 # Concurrent copies: one runs, the others 409 at once.
 sv_clear_marks
 make_event "$W/ev/c1.json" evt_pg_concurrent_1 test.hold
-jobs_=()
-for n in 1 2 3; do
-	hpost "$n" "$W/ev/c1.json" "$W/req/c1.$n" &
-	jobs_+=($!)
-done
+hpost_all "$W/ev/c1.json" "$W/req/c1"
 count409() {
 	[ "$(cat "$W"/req/c1.[123] 2>/dev/null | grep -c '^409 ')" -ge 2 ]
 }
@@ -508,11 +515,7 @@ stop_hosts
 sv_clear_marks
 start_hosts "ack receipt" "retry_min 1"
 make_event "$W/ev/r1.json" evt_pg_receipt_1 test.count
-jobs_=()
-for n in 1 2 3; do
-	hpost "$n" "$W/ev/r1.json" "$W/req/r1.$n" &
-	jobs_+=($!)
-done
+hpost_all "$W/ev/r1.json" "$W/req/r1"
 wait "${jobs_[@]}"
 # Each copy is queued, or a duplicate when a runner was quicker.
 t_like "ack receipt: three copies on three hosts all answer 200" \
